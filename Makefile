@@ -1,0 +1,33 @@
+# The README's commands. Everything installs into .venv; torch goes in first so that
+# pip never pulls a CUDA build onto a CPU machine (override TORCH_SPEC / TORCH_PIP_ARGS,
+# e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cu124" on a GPU box).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PYTEST_ARGS ?=
+
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.hrgan-installed
+
+.PHONY: setup test demo clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(PY) -m pip install -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/hrgan env
+	$(VENV)/bin/hrgan selftest --out runs/demo --steps 20
+
+clean:
+	rm -rf $(VENV) runs/demo

@@ -1,0 +1,51 @@
+"""The ``hrgan`` command: one entry point, one module per subcommand (imported only when used)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from hrgan import __version__
+
+# name -> (module with a main(argv) -> int, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "env": ("hrgan.envinfo", "show versions, devices, and whether pretrained weights are found locally"),
+    "selftest": ("hrgan.selftest", "run a few tiny pix2pixHD training steps and write a sample image"),
+}
+
+USAGE = """usage: hrgan COMMAND [options]
+
+High-resolution conditional image synthesis (pix2pixHD family) on PyTorch Lightning.
+
+commands:
+{commands}
+
+Run 'hrgan COMMAND --help' for a command's options.
+"""
+
+
+def _usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    return USAGE.format(commands="\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``hrgan COMMAND ...`` to the command's module."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        print(f"hrgan {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"hrgan: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

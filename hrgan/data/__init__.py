@@ -1,0 +1,1 @@
+"""Data: synthetic scenes, shard writing, WebDataset streaming, GPU augmentation (issue 3)."""

@@ -1,0 +1,59 @@
+"""``hrgan env``: what this machine offers hrgan (versions, devices, local pretrained weights, wandb mode)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+
+import torch
+
+from hrgan import __version__
+from hrgan.pretrained import VGG19_FILENAME, find_cached_vgg19, hub_checkpoint_path
+
+PACKAGES = ("torch", "pytorch-lightning", "webdataset", "wandb", "kornia", "numpy", "pillow")
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _wandb_mode() -> str:
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return f"{mode} (WANDB_MODE)"
+    if os.environ.get("WANDB_API_KEY") or os.path.exists(os.path.expanduser("~/.netrc")):
+        return "online (credentials found)"
+    return "offline (no WANDB_API_KEY or login found; runs sync later with 'wandb sync')"
+
+
+def report() -> list[str]:
+    """The lines ``hrgan env`` prints."""
+    lines = [f"hrgan {__version__}, python {platform.python_version()} on {platform.platform()}"]
+    lines += [f"  {name}: {_version(name)}" for name in PACKAGES]
+    lines.append(f"cpu: {os.cpu_count()} cores")
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            lines.append(f"cuda:{i}: {props.name}, {props.total_memory / 2**30:.0f} GiB, bf16 {torch.cuda.is_bf16_supported()}")
+    else:
+        lines.append("cuda: not available (training runs on CPU)")
+    vgg = find_cached_vgg19()
+    lines.append(
+        f"VGG19 weights (perceptual loss): {vgg}"
+        if vgg
+        else f"VGG19 weights (perceptual loss): not found; put {VGG19_FILENAME} at {hub_checkpoint_path(VGG19_FILENAME)}"
+        " or set vgg_weights in the config"
+    )
+    lines.append(f"wandb: {_wandb_mode()}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="hrgan env", description=__doc__).parse_args(argv)
+    print("\n".join(report()))
+    return 0

@@ -1,0 +1,20 @@
+"""Networks of the pix2pixHD family: pure ``nn.Module``s with keyword-only constructors."""
+
+from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
+from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
+from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator
+from hrgan.models.official import convert_pix2pixhd_state_dict, detect_pix2pixhd_network
+from hrgan.models.vgg import VGG19Features
+
+__all__ = [
+    "GlobalGenerator",
+    "InstanceFeatureEncoder",
+    "LocalEnhancer",
+    "MultiscaleDiscriminator",
+    "PatchDiscriminator",
+    "Pix2PixHDGenerator",
+    "VGG19Features",
+    "convert_pix2pixhd_state_dict",
+    "detect_pix2pixhd_network",
+    "instance_average_pool",
+]

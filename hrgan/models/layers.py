@@ -1,0 +1,73 @@
+"""Building blocks shared by the pix2pixHD networks."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def instance_norm(channels: int) -> nn.InstanceNorm2d:
+    """pix2pixHD's normalisation: instance norm without affine parameters or running stats."""
+    return nn.InstanceNorm2d(channels, affine=False)
+
+
+def conv_norm_relu(
+    in_channels: int, out_channels: int, *, kernel_size: int = 3, stride: int = 1, padding: int = 1
+) -> list[nn.Module]:
+    """Conv -> InstanceNorm -> ReLU, as a list so callers can flatten it into one Sequential."""
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding),
+        instance_norm(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+def upconv_norm_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
+    """ConvTranspose3 stride 2 (exact 2x upsampling) -> InstanceNorm -> ReLU."""
+    return [
+        nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1),
+        instance_norm(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+def c7s1(in_channels: int, out_channels: int) -> list[nn.Module]:
+    """Reflection-padded 7x7 convolution, stride 1 (pix2pixHD's c7s1-k without the norm)."""
+    return [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, out_channels, 7)]
+
+
+class ResidualBlock(nn.Module):
+    """pix2pixHD's ResnetBlock: x + (pad, conv3, norm, ReLU, pad, conv3, norm)(x).
+
+    The inner Sequential is called ``conv_block`` so its state-dict keys
+    (``conv_block.1.*``, ``conv_block.5.*``) read like the official ones.
+    """
+
+    def __init__(self, *, channels: int) -> None:
+        super().__init__()
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            instance_norm(channels),
+            nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            instance_norm(channels),
+        )
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+def init_pix2pixhd_weights(module: nn.Module) -> None:
+    """pix2pixHD's ``weights_init``: every conv (and transposed conv) weight ~ N(0, 0.02).
+
+    Biases keep PyTorch's default initialisation, as in the official code.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+
+
+def input_pyramid_downsample() -> nn.AvgPool2d:
+    """The 2x downsampling used for input pyramids in G and D."""
+    return nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)

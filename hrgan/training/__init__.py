@@ -1,0 +1,1 @@
+"""Training: the LightningModule, the progressive-growth schedule, callbacks (issue 4)."""
