@@ -9,6 +9,8 @@ from hrgan import __version__
 
 # name -> (module with a main(argv) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("hrgan.data.synthetic", "write synthetic street scenes (label, instance, photo) at any size"),
+    "shards": ("hrgan.data.shards", "validate paired files and write WebDataset shards with a manifest"),
     "env": ("hrgan.envinfo", "show versions, devices, and whether pretrained weights are found locally"),
     "selftest": ("hrgan.selftest", "run a few tiny pix2pixHD training steps and write a sample image"),
 }

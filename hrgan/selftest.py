@@ -10,6 +10,7 @@ parameter counts) and ``sample.png`` (labels | generated | target) to --out.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from hrgan.arguments import parse_size
 from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.io import write_bytes_atomic
 from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss
@@ -110,22 +112,12 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, seed: in
     return report
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like WIDTHxHEIGHT, e.g. 128x64; got {text!r}") from None
-    if width % 32 or height % 32:
-        raise argparse.ArgumentTypeError(f"width and height must be multiples of 32, got {width}x{height}")
-    return width, height
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="hrgan selftest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=Path("runs/selftest"), help="output folder (default: %(default)s)")
-    parser.add_argument("--size", type=_size, default=(128, 64), help="WIDTHxHEIGHT, multiples of 32 (default: 128x64)")
+    parser.add_argument("--size", type=functools.partial(parse_size, multiple=32), default=(128, 64), help="WIDTHxHEIGHT, multiples of 32 (default: 128x64)")
     parser.add_argument("--steps", type=int, default=10, help="training steps (default: %(default)s)")
     parser.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda (default: %(default)s)"

@@ -1,0 +1,111 @@
+"""Label-safe augmentation on the GPU, applied to a batch after it reaches the device.
+
+Geometry is identical for the photo, the label map and the instance map:
+resize to cover the stage's resolution (pix2pixHD's scale_width generalised to
+both sides), an optional random extra scale, a random crop, and a random
+horizontal flip. Maps are resampled with centre-aligned nearest neighbour
+("nearest-exact": plain "nearest" samples up to a pixel off the bilinear
+grid the photo uses, misaligning labels and photo); nothing ever pads,
+so no pixel gets a label it did not have (kornia fills padded mask pixels with
+0, which would invent class 0). Colour jitter touches the photo only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import kornia
+import torch
+from torch import nn
+
+
+def image_to_float(image: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, 3, H, W] -> float in [-1, 1]; float input is returned as is."""
+    if image.dtype == torch.uint8:
+        return image.float().div_(127.5).sub_(1.0)
+    return image
+
+
+class GPUAugment(nn.Module):
+    """Resize / scale / crop / flip / colour-jitter a batch dict (``image``, ``label``, optional ``inst``).
+
+    Args:
+        size: output (W, H), e.g. the current stage's resolution; None keeps the input size.
+        scale_range: extra random zoom (min, max) >= 1 applied on top of the cover scale;
+            (1, 1) only resizes and crops.
+        flip: random horizontal flips (p = 0.5).
+        color_jitter: strength of brightness/contrast/saturation jitter (hue a quarter of it);
+            0 turns it off.
+        seed: seed of this module's random generator (give each rank its own).
+    """
+
+    def __init__(
+        self,
+        *,
+        size: tuple[int, int] | None = None,
+        scale_range: tuple[float, float] = (1.0, 1.0),
+        flip: bool = True,
+        color_jitter: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if scale_range[0] < 1.0 or scale_range[1] < scale_range[0]:
+            raise ValueError(f"scale_range must satisfy 1 <= min <= max (zooming out would need padding), got {scale_range}")
+        self.size = tuple(size) if size is not None else None
+        self.scale_range = tuple(scale_range)
+        self.flip = flip
+        self.jitter = (
+            kornia.augmentation.ColorJitter(color_jitter, color_jitter, color_jitter, color_jitter / 4, p=1.0)
+            if color_jitter > 0
+            else None
+        )
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def set_size(self, size: tuple[int, int] | None) -> None:
+        """Change the output resolution (progressive growth)."""
+        self.size = tuple(size) if size is not None else None
+
+    def _uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * float(torch.rand((), generator=self.generator))
+
+    def forward(self, batch: dict, *, random: bool = True) -> dict:
+        """Augment ``batch``; with ``random=False`` only resize and centre-crop (validation)."""
+        image = image_to_float(batch["image"])
+        label, inst = batch["label"], batch.get("inst")
+        b, _, h, w = image.shape
+        out_w, out_h = self.size or (w, h)
+        images, labels, insts = [], [], []
+        for i in range(b):
+            zoom = self._uniform(*self.scale_range) if random else 1.0
+            scale = max(out_w / w, out_h / h) * zoom
+            new_h, new_w = max(out_h, math.ceil(h * scale - 1e-6)), max(out_w, math.ceil(w * scale - 1e-6))
+            img, lab = image[i : i + 1], label[i : i + 1, None].float()
+            ins = inst[i : i + 1, None].float() if inst is not None else None  # ids < 2**24 are exact in float32
+            if (new_h, new_w) != (h, w):
+                img = kornia.geometry.transform.resize(img, (new_h, new_w), interpolation="bilinear", antialias=True)
+                lab = kornia.geometry.transform.resize(lab, (new_h, new_w), interpolation="nearest-exact")
+                if ins is not None:
+                    ins = kornia.geometry.transform.resize(ins, (new_h, new_w), interpolation="nearest-exact")
+            if random:
+                top = int(torch.randint(0, new_h - out_h + 1, (), generator=self.generator))
+                left = int(torch.randint(0, new_w - out_w + 1, (), generator=self.generator))
+            else:
+                top, left = (new_h - out_h) // 2, (new_w - out_w) // 2
+            crop = (slice(None), slice(None), slice(top, top + out_h), slice(left, left + out_w))
+            img, lab = img[crop], lab[crop]
+            ins = ins[crop] if ins is not None else None
+            if random and self.flip and bool(torch.rand((), generator=self.generator) < 0.5):
+                img, lab = kornia.geometry.transform.hflip(img), kornia.geometry.transform.hflip(lab)
+                ins = kornia.geometry.transform.hflip(ins) if ins is not None else None
+            images.append(img)
+            labels.append(lab)
+            if ins is not None:
+                insts.append(ins)
+        out = dict(batch)
+        out["image"] = torch.cat(images)
+        out["label"] = torch.cat(labels)[:, 0].round().to(label.dtype)
+        if inst is not None:
+            out["inst"] = torch.cat(insts)[:, 0].round().to(inst.dtype)
+        if random and self.jitter is not None:
+            out["image"] = self.jitter((out["image"] + 1) / 2) * 2 - 1
+        return out

@@ -1,0 +1,81 @@
+"""Decoding WebDataset samples (bytes per extension) into tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from hrgan.data.images import BadSampleError, decode_image, map_to_array, photo_to_array
+
+IMAGE_EXTENSIONS = ("img.png", "img.jpg", "img.jpeg", "img.webp", "img.bmp", "img.tif", "img.tiff")
+
+
+def _cover_crop(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
+    """Resize so the image covers ``size`` (keeping its aspect), then crop the centre to exactly ``size``."""
+    width, height = size
+    scale = max(width / image.width, height / image.height)
+    new = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    if new != image.size:
+        image = image.resize(new, resample)
+    left, top = (image.width - width) // 2, (image.height - height) // 2
+    return image.crop((left, top, left + width, top + height)) if image.size != size else image
+
+
+def decode_sample(
+    sample: dict, *, require_image: bool = True, load_size: tuple[int, int] | None = None, image_dtype: str = "float32"
+) -> dict:
+    """One raw sample -> tensors.
+
+    Returns a dict with ``key`` (str), ``label`` int64 [H, W], ``inst`` int32 [H, W]
+    (when the sample has one) and ``image`` [3, H, W] (float32 in [-1, 1], or uint8
+    when ``image_dtype="uint8"``, converted on the GPU later). With ``load_size``
+    (W, H) every modality is resized to cover it and centre-cropped (nearest for maps),
+    so samples of different sizes can share a batch.
+
+    Raises:
+        BadSampleError: a missing or undecodable part, or parts of different sizes.
+    """
+    key = sample.get("__key__", "?")
+    where = f"{sample.get('__url__', '?')}:{key}"
+    if "label.png" not in sample:
+        raise BadSampleError(f"{where}: no label.png in the sample (has {sorted(k for k in sample if not k.startswith('__'))})")
+    label_image = decode_image(sample["label.png"], f"{where} label.png")
+    inst_image = decode_image(sample["inst.png"], f"{where} inst.png") if "inst.png" in sample else None
+    image_key = next((k for k in IMAGE_EXTENSIONS if k in sample), None)
+    if image_key is None and require_image:
+        raise BadSampleError(f"{where}: no photo (img.png / img.jpg) in the sample")
+    photo = decode_image(sample[image_key], f"{where} {image_key}") if image_key else None
+    for part, image in (("inst.png", inst_image), (image_key, photo)):
+        if image is not None and image.size != label_image.size:
+            raise BadSampleError(f"{where}: {part} is {image.size[0]}x{image.size[1]}, label.png {label_image.size[0]}x{label_image.size[1]}")
+    if load_size is not None:
+        label_image = _cover_crop(label_image, load_size, Image.Resampling.NEAREST)
+        inst_image = _cover_crop(inst_image, load_size, Image.Resampling.NEAREST) if inst_image else None
+        photo = _cover_crop(photo.convert("RGB"), load_size, Image.Resampling.BICUBIC) if photo else None
+    out = {"key": key, "label": torch.from_numpy(map_to_array(label_image, where, "label"))}
+    if inst_image is not None:
+        out["inst"] = torch.from_numpy(map_to_array(inst_image, where, "instance").astype(np.int32))
+    if photo is not None:
+        pixels = torch.from_numpy(np.ascontiguousarray(photo_to_array(photo))).permute(2, 0, 1)  # [3, H, W] uint8
+        out["image"] = pixels.contiguous() if image_dtype == "uint8" else pixels.float().div_(127.5).sub_(1.0)
+    return out
+
+
+def collate(samples: list[dict]) -> dict:
+    """Stack decoded samples into a batch; ``key`` becomes a list."""
+    batch: dict = {"key": [s["key"] for s in samples]}
+    for name in ("label", "inst", "image"):
+        present = [s[name] for s in samples if name in s]
+        if not present:
+            continue
+        if len(present) != len(samples):
+            raise ValueError(f"some samples in the batch lack '{name}': {batch['key']}")
+        shapes = {tuple(t.shape) for t in present}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"samples of different sizes in one batch ({sorted(shapes)}, keys {batch['key']}); "
+                "set load_size to resize them on load"
+            )
+        batch[name] = torch.stack(present)
+    return batch

@@ -1,0 +1,325 @@
+"""``hrgan shards``: validate paired files and write them as WebDataset shards with a manifest.
+
+    hrgan shards --layout cityscapes --root /data/cityscapes --split train --out shards/ --label-nc 35
+
+Each sample becomes ``label.png`` (8 or 16 bit), ``inst.png`` (16 bit, when
+present), ``img.<ext>`` (the original bytes unless --reencode) and ``json``
+(size and source paths) in ``{out}/{split}-NNNNNN.tar``. ``{out}/manifest.json``
+records, per split, the shards and their sample counts, label_nc, the ignore
+value, per-class pixel frequencies, image sizes, instance presence and every
+skipped file with its reason. Bad samples (unreadable, truncated, sizes that
+differ, label values out of range) are skipped; the command fails only when
+more than --max-bad-fraction of them are bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import webdataset as wds
+from tqdm import tqdm
+
+from hrgan import __version__
+from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
+from hrgan.data.layouts import LAYOUTS, SampleFiles, Unpaired, find_samples
+from hrgan.data.palette import Palette
+from hrgan.io import write_bytes_atomic
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    label_nc: int
+    ignore_index: int | None = None
+    palette: Palette | None = None
+    reencode: str | None = None  # None (keep bytes), "png" or "jpg"
+
+
+@dataclass
+class PreparedSample:
+    key: str
+    record: dict  # what goes into the tar: extension -> bytes
+    width: int
+    height: int
+    class_pixels: np.ndarray
+    palette_outside: float | None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise BadSampleError(f"{path}: cannot read ({error.strerror or error})") from error
+
+
+def _check_labels(label: np.ndarray, options: ShardOptions, source: Path) -> None:
+    bad = (label < 0) | (label >= options.label_nc)
+    if options.ignore_index is not None:
+        bad &= label != options.ignore_index
+    if bad.any():
+        values = np.unique(label[bad]).tolist()
+        raise BadSampleError(
+            f"{source}: label values outside [0, {options.label_nc}): {values[:20]}"
+            + ("" if options.ignore_index is not None else " (set --ignore-index for an 'unlabeled' value)")
+        )
+
+
+def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
+    """Read, validate and encode one sample; raises ``BadSampleError`` naming the file and the problem."""
+    label_image = decode_image(_read(files.label), files.label)
+    palette_outside = None
+    if options.palette is not None and label_image.mode in ("RGB", "RGBA"):
+        label, palette_outside = options.palette.to_ids(np.asarray(label_image.convert("RGB")))
+    else:
+        label = map_to_array(label_image, files.label, "label")
+    height, width = label.shape
+    _check_labels(label, options, files.label)
+    label_dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
+    key = files.key.replace(".", "_")  # webdataset splits keys from extensions at the first dot
+    record = {"label.png": encode_png(label.astype(label_dtype))}
+    if files.instance is not None:
+        instance = map_to_array(decode_image(_read(files.instance), files.instance), files.instance, "instance")
+        if instance.shape != label.shape:
+            raise BadSampleError(
+                f"{files.instance}: instance map is {instance.shape[1]}x{instance.shape[0]}, label map {width}x{height}"
+            )
+        if instance.min(initial=0) < 0 or instance.max(initial=0) > 65535:
+            raise BadSampleError(f"{files.instance}: instance ids must fit in 16 bits (0..65535)")
+        record["inst.png"] = encode_png(instance.astype(np.uint16))
+    if files.image is not None:
+        data = _read(files.image)
+        photo = decode_image(data, files.image)
+        if photo.size != (width, height):
+            raise BadSampleError(f"{files.image}: image is {photo.size[0]}x{photo.size[1]}, label map {width}x{height}")
+        if options.reencode:
+            buffer = io.BytesIO()
+            photo.convert("RGB").save(buffer, format="PNG" if options.reencode == "png" else "JPEG", quality=95)
+            record[f"img.{options.reencode}"] = buffer.getvalue()
+        else:
+            ext = files.image.suffix.lower().lstrip(".").replace("jpeg", "jpg")
+            record[f"img.{ext}"] = data
+    meta = {
+        "key": files.key,
+        "width": width,
+        "height": height,
+        "source": {k: str(v) for k, v in (("label", files.label), ("inst", files.instance), ("img", files.image)) if v},
+    }
+    if palette_outside is not None:
+        meta["palette_outside_fraction"] = palette_outside
+    record["json"] = json.dumps(meta).encode()
+    valid = label if options.ignore_index is None else label[label != options.ignore_index]
+    class_pixels = np.bincount(valid.ravel(), minlength=options.label_nc)[: options.label_nc]
+    return PreparedSample(key, record, width, height, class_pixels, palette_outside)
+
+
+def _prepare_or_report(job: tuple[SampleFiles, ShardOptions]) -> PreparedSample | Unpaired:
+    files, options = job
+    try:
+        return prepare_sample(files, options)
+    except BadSampleError as error:
+        return Unpaired(files.label, str(error))
+
+
+class _ShardSink:
+    """Writes samples into numbered tar files, each through a temporary name and a rename."""
+
+    def __init__(self, out: Path, split: str, *, max_samples: int, max_bytes: int) -> None:
+        self.out, self.split = out, split
+        self.max_samples, self.max_bytes = max_samples, max_bytes
+        self.shards: list[dict] = []
+        self._file = self._writer = None
+
+    def _open(self) -> None:
+        name = f"{self.split}-{len(self.shards):06d}.tar"
+        self._tmp = self.out / f".{name}.tmp"
+        self._file = open(self._tmp, "wb")
+        self._writer = wds.TarWriter(self._file, encoder=False, mtime=0)
+        self.shards.append({"url": name, "samples": 0, "bytes": 0})
+
+    def _close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._file.close()
+        os.replace(self._tmp, self.out / self.shards[-1]["url"])
+        self.shards[-1]["bytes"] = (self.out / self.shards[-1]["url"]).stat().st_size
+        self._file = self._writer = None
+
+    def write(self, sample: PreparedSample) -> None:
+        current = self.shards[-1] if self._writer else None
+        if current is None or current["samples"] >= self.max_samples or current["bytes"] >= self.max_bytes:
+            self._close()
+            self._open()
+        size = self._writer.write({"__key__": sample.key, **sample.record})
+        self.shards[-1]["samples"] += 1
+        self.shards[-1]["bytes"] += size
+
+    def finish(self) -> list[dict]:
+        self._close()
+        return self.shards
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._file.close()
+            self._tmp.unlink(missing_ok=True)
+
+
+def write_shards(
+    samples: list[SampleFiles],
+    out: Path,
+    split: str,
+    options: ShardOptions,
+    *,
+    max_samples: int = 1000,
+    max_megabytes: float = 512,
+    workers: int = 1,
+    progress: bool = True,
+) -> tuple[list[dict], list[Unpaired], dict]:
+    """Validate and write ``samples`` in order; returns (shards, bad samples, statistics)."""
+    out.mkdir(parents=True, exist_ok=True)
+    sink = _ShardSink(out, split, max_samples=max_samples, max_bytes=int(max_megabytes * 2**20))
+    bad: list[Unpaired] = []
+    class_pixels = np.zeros(options.label_nc, dtype=np.int64)
+    sizes: Counter[str] = Counter()
+    outside: list[float] = []
+    jobs = [(s, options) for s in samples]
+    bar = tqdm(total=len(jobs), desc=f"shards {split}", unit="sample", disable=not progress)
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        results = pool.map(_prepare_or_report, jobs, chunksize=2) if pool else map(_prepare_or_report, jobs)
+        for result in results:
+            bar.update()
+            if isinstance(result, Unpaired):
+                bad.append(result)
+                continue
+            sink.write(result)
+            class_pixels += result.class_pixels
+            sizes[f"{result.width}x{result.height}"] += 1
+            if result.palette_outside is not None:
+                outside.append(result.palette_outside)
+    except BaseException:
+        sink.abort()
+        raise
+    finally:
+        bar.close()
+        if pool:
+            pool.shutdown()
+    shards = sink.finish()
+    total = int(class_pixels.sum())
+    stats = {
+        "class_pixel_counts": class_pixels.tolist(),
+        "class_pixel_frequency": (class_pixels / max(total, 1)).round(6).tolist(),
+        "image_sizes": dict(sizes),
+    }
+    if outside:
+        stats["palette_outside_fraction"] = {"mean": float(np.mean(outside)), "max": float(np.max(outside))}
+    return shards, bad, stats
+
+
+def update_manifest(out: Path, split: str, entry: dict) -> Path:
+    """Write ``entry`` as ``splits[split]`` of ``{out}/manifest.json``, keeping other splits."""
+    path = out / MANIFEST
+    manifest = {"format": "hrgan-shards/1", "splits": {}}
+    if path.exists():
+        try:
+            manifest = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            pass
+    manifest.setdefault("splits", {})[split] = entry
+    return write_bytes_atomic(path, json.dumps(manifest, indent=1).encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hrgan shards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layout", choices=LAYOUTS, required=True,
+                        help="pix2pixhd: {split}_label/_inst/_img folders; cityscapes: gtFine/ + leftImg8bit/; folders: --labels/--instances/--images")
+    parser.add_argument("--root", type=Path, required=True, help="dataset root")
+    parser.add_argument("--split", default="train", help="split name (default: %(default)s)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder for {split}-NNNNNN.tar and manifest.json")
+    parser.add_argument("--label-nc", type=int, help="number of label classes (default: classes.json's label_nc under --root)")
+    parser.add_argument("--ignore-index", type=int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
+    parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
+    parser.add_argument("--palette-tolerance", type=float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
+    parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")
+    parser.add_argument("--instances", help="folders layout: instance folder or glob")
+    parser.add_argument("--images", help="folders layout: photo folder or glob")
+    parser.add_argument("--allow-missing-images", action="store_true", help="keep labels without a photo (inference sets)")
+    parser.add_argument("--reencode", choices=("png", "jpg"), help="re-encode photos instead of storing their bytes")
+    parser.add_argument("--max-shard-samples", type=int, default=1000, help="samples per shard at most (default: %(default)s)")
+    parser.add_argument("--max-shard-mb", type=float, default=512, help="shard size in MiB at most (default: %(default)s)")
+    parser.add_argument("--max-bad-fraction", type=float, default=0.05,
+                        help="exit non-zero when more than this fraction of samples is bad (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="processes (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing shards of this split")
+    args = parser.parse_args(argv)
+
+    label_nc = args.label_nc
+    if label_nc is None:
+        classes = args.root / "classes.json"
+        if not classes.is_file():
+            parser.error(f"--label-nc is required (no {classes} to read it from)")
+        label_nc = int(json.loads(classes.read_text())["label_nc"])
+    existing = sorted(args.out.glob(f"{args.split}-*.tar"))
+    if existing and not args.overwrite:
+        parser.error(f"{args.out} already holds {len(existing)} {args.split} shards; pass --overwrite to replace them")
+    try:
+        samples, unpaired = find_samples(
+            args.layout, args.root, args.split, labels=args.labels, instances=args.instances, images=args.images,
+            require_images=not args.allow_missing_images,
+        )
+        palette = Palette.load(args.palette, tolerance=args.palette_tolerance) if args.palette else None
+    except (FileNotFoundError, ValueError) as error:
+        print(f"hrgan shards: {error}", file=sys.stderr)
+        return 2
+    for item in unpaired:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+    options = ShardOptions(label_nc=label_nc, ignore_index=args.ignore_index, palette=palette, reencode=args.reencode)
+    shards, bad, stats = write_shards(
+        samples, args.out, args.split, options, max_samples=args.max_shard_samples, max_megabytes=args.max_shard_mb,
+        workers=args.workers,
+    )
+    written = {s["url"] for s in shards}
+    for stale in existing:
+        if stale.name not in written:
+            stale.unlink()
+    for item in bad:
+        print(f"bad sample {item.path}: {item.reason}", file=sys.stderr)
+    entry = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hrgan_version": __version__,
+        "layout": args.layout,
+        "root": str(args.root),
+        "label_nc": label_nc,
+        "ignore_index": args.ignore_index,
+        "has_instances": any(s.instance is not None for s in samples),
+        "has_images": any(s.image is not None for s in samples),
+        "num_samples": sum(s["samples"] for s in shards),
+        "shards": shards,
+        **stats,
+        "bad_samples": [{"path": str(b.path), "reason": b.reason} for b in bad],
+        "unpaired_files": [{"path": str(u.path), "reason": u.reason} for u in unpaired],
+    }
+    path = update_manifest(args.out, args.split, entry)
+    considered = len(samples)
+    print(
+        f"wrote {entry['num_samples']} samples in {len(shards)} shards to {args.out} ({path.name} updated); "
+        f"{len(bad)} bad, {len(unpaired)} unpaired files skipped"
+    )
+    if "palette_outside_fraction" in stats:
+        print(f"palette: on average {stats['palette_outside_fraction']['mean']:.1%} of label pixels were farther than "
+              f"{args.palette_tolerance} from every palette colour (max {stats['palette_outside_fraction']['max']:.1%})")
+    if considered and len(bad) / considered > args.max_bad_fraction:
+        print(f"hrgan shards: {len(bad)} of {considered} samples are bad (> {args.max_bad_fraction:.0%})", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,36 @@
+import pytorch_lightning as pl
+import torch
+
+from hrgan.data.datamodule import ShardDataModule
+
+
+class Recorder(pl.LightningModule):
+    """Consumes batches and remembers what it saw."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.train_shapes, self.val_keys = [], []
+
+    def training_step(self, batch, batch_idx):
+        self.train_shapes.append((tuple(batch["image"].shape), batch["image"].dtype, tuple(batch["label"].shape)))
+        return (self.weight * batch["image"].mean()).sum()
+
+    def validation_step(self, batch, batch_idx):
+        self.val_keys += batch["key"]
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_trainer_gets_augmented_batches_at_the_resolution(synth_shards, tmp_path):
+    urls = str(synth_shards / "train-{000000..000005}.tar")
+    data = ShardDataModule(train_urls=urls, val_urls=urls, batch_size=4, num_workers=2, resolution=(64, 32),
+                           scale_range=(1.0, 1.3), pin_memory=False)
+    model = Recorder()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, default_root_dir=tmp_path, num_sanity_val_steps=0)
+    trainer.fit(model, datamodule=data)
+    assert len(model.train_shapes) == 4  # 2 workers x ceil(6 samples / 4)
+    assert set(model.train_shapes) == {((4, 3, 32, 64), torch.float32, (4, 32, 64))}
+    assert sorted(model.val_keys) == sorted(f"synth_s3_{i:06d}" for i in range(12))

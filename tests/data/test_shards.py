@@ -1,0 +1,110 @@
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hrgan.cli import main
+from hrgan.data.stream import ShardStream
+from tests.data.conftest import manifest
+
+
+def write_png(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_round_trip_returns_the_same_tensors(synth_root, synth_shards):
+    stream = ShardStream(str(synth_shards / "train-{000000..000005}.tar"), batch_size=1, train=False)
+    keys = []
+    for batch in stream:
+        key = batch["key"][0]
+        keys.append(key)
+        label = np.array(Image.open(synth_root / "train_label" / f"{key}.png"))
+        inst = np.array(Image.open(synth_root / "train_inst" / f"{key}.png"))
+        photo = np.array(Image.open(synth_root / "train_img" / f"{key}.png"))
+        np.testing.assert_array_equal(batch["label"][0].numpy(), label)
+        np.testing.assert_array_equal(batch["inst"][0].numpy(), inst)
+        np.testing.assert_allclose(batch["image"][0].permute(1, 2, 0).numpy(), photo / 127.5 - 1, atol=1e-6)
+    assert sorted(keys) == sorted(p.stem for p in (synth_root / "train_label").iterdir())
+
+
+def test_manifest_counts(synth_root, synth_shards):
+    entry = manifest(synth_shards)
+    assert entry["num_samples"] == 12 and [s["samples"] for s in entry["shards"]] == [2] * 6
+    assert all((synth_shards / s["url"]).stat().st_size == s["bytes"] for s in entry["shards"])
+    labels = [np.array(Image.open(p)) for p in sorted((synth_root / "train_label").iterdir())]
+    expected = np.bincount(np.concatenate([x.ravel() for x in labels]), minlength=8)
+    assert entry["class_pixel_counts"] == expected.tolist()
+    assert entry["image_sizes"] == {"128x64": 12} and entry["has_instances"] and entry["label_nc"] == 8
+    assert abs(sum(entry["class_pixel_frequency"]) - 1) < 1e-4
+
+
+@pytest.fixture
+def messy_root(tmp_path):
+    """5 good samples plus one of each kind of bad sample."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "messy"
+    for i in range(5):
+        write_png(root / "train_label" / f"good{i}.png", rng.integers(0, 4, (16, 32), dtype=np.uint8))
+        write_png(root / "train_img" / f"good{i}.png", rng.integers(0, 255, (16, 32, 3), dtype=np.uint8))
+    write_png(root / "train_label" / "size.png", np.zeros((16, 32), np.uint8))
+    write_png(root / "train_img" / "size.png", np.zeros((8, 32, 3), np.uint8))
+    write_png(root / "train_label" / "range.png", np.full((16, 32), 9, np.uint8))
+    write_png(root / "train_img" / "range.png", np.zeros((16, 32, 3), np.uint8))
+    write_png(root / "train_label" / "trunc.png", np.zeros((16, 32), np.uint8))
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (16, 32, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    (root / "train_img" / "trunc.png").write_bytes(buffer.getvalue()[:200])
+    write_png(root / "train_label" / "colour.png", rng.integers(0, 255, (16, 32, 3), dtype=np.uint8))
+    write_png(root / "train_img" / "colour.png", np.zeros((16, 32, 3), np.uint8))
+    write_png(root / "train_label" / "lonely.png", np.zeros((16, 32), np.uint8))
+    return root
+
+
+def test_bad_samples_are_reported_and_skipped(messy_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["shards", "--layout", "pix2pixhd", "--root", str(messy_root), "--out", str(out), "--label-nc", "4", "--workers", "1"]
+    assert main(args) == 1  # 4 of 9 bad is more than the default 5%
+    err = capsys.readouterr().err
+    entry = manifest(out)
+    assert entry["num_samples"] == 5
+    reasons = {r["path"].rsplit("/", 1)[1]: r["reason"] for r in entry["bad_samples"]}
+    assert "is 32x8, label map 32x16" in reasons["size.png"]
+    assert "outside [0, 4): [9]" in reasons["range.png"]
+    assert "truncated" in reasons["trunc.png"] and "trunc.png" in reasons["trunc.png"]
+    assert "RGB colour image" in reasons["colour.png"] and "--palette" in reasons["colour.png"]
+    assert entry["unpaired_files"][0]["path"].endswith("lonely.png")
+    assert "lonely.png" in err and "4 of 9 samples are bad" in err
+    assert main(args + ["--overwrite", "--max-bad-fraction", "0.5"]) == 0
+
+
+def test_existing_shards_need_overwrite(synth_root, tmp_path, capsys):
+    args = ["shards", "--layout", "pix2pixhd", "--root", str(synth_root), "--out", str(tmp_path), "--workers", "1"]
+    assert main(args + ["--max-shard-samples", "4"]) == 0  # label_nc from classes.json
+    with pytest.raises(SystemExit):
+        main(args)
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite", "--max-shard-samples", "100"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("train-*.tar")) == ["train-000000.tar"]  # stale shards removed
+
+
+def test_colour_labels_through_a_palette(tmp_path, capsys):
+    colours = np.array([[0, 0, 222], [0, 48, 255], [255, 80, 0]])
+    ids = np.zeros((16, 32), np.uint8)
+    ids[:, 10:20], ids[:, 20:] = 1, 2
+    rgb = colours[ids].astype(np.int16)
+    rgb[0, :] += 60  # a row of pixels off the palette
+    write_png(tmp_path / "d/train_label/x.png", np.clip(rgb, 0, 255).astype(np.uint8))
+    write_png(tmp_path / "d/train_img/x.png", np.zeros((16, 32, 3), np.uint8))
+    palette = tmp_path / "palette.json"
+    palette.write_text(json.dumps({"classes": [{"index": i, "rgb": c.tolist()} for i, c in enumerate(colours)]}))
+    out = tmp_path / "out"
+    assert main(["shards", "--layout", "pix2pixhd", "--root", str(tmp_path / "d"), "--out", str(out),
+                 "--label-nc", "3", "--palette", str(palette), "--workers", "1"]) == 0
+    batch = next(iter(ShardStream(str(out / "train-000000.tar"), batch_size=1, train=False)))
+    np.testing.assert_array_equal(batch["label"][0].numpy()[1:], ids[1:])  # row 0 is off the palette
+    fraction = manifest(out)["palette_outside_fraction"]["max"]
+    assert fraction == pytest.approx(1 / 16)
+    assert "6.2% of label pixels" in capsys.readouterr().out
