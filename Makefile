@@ -27,7 +27,7 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/hrgan env
-	$(VENV)/bin/hrgan selftest --out runs/demo --steps 20
+	$(VENV)/bin/hrgan fit --config configs/demo.yaml
 
 clean:
 	rm -rf $(VENV) runs/demo

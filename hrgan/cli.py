@@ -9,6 +9,8 @@ from hrgan import __version__
 
 # name -> (module with a main(argv) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "fit": ("hrgan.training.cli", "train (hrgan fit --config configs/demo.yaml); --ckpt_path last resumes"),
+    "validate": ("hrgan.training.cli", "validate a checkpoint (hrgan validate --config X --ckpt_path CKPT)"),
     "synth": ("hrgan.data.synthetic", "write synthetic street scenes (label, instance, photo) at any size"),
     "shards": ("hrgan.data.shards", "validate paired files and write WebDataset shards with a manifest"),
     "env": ("hrgan.envinfo", "show versions, devices, and whether pretrained weights are found locally"),
@@ -21,6 +23,13 @@ High-resolution conditional image synthesis (pix2pixHD family) on PyTorch Lightn
 
 commands:
 {commands}
+
+examples:
+  hrgan synth --out data/synth --num 200 --size 2048x1024
+  hrgan shards --layout pix2pixhd --root data/synth --split train --out data/synth/shards
+  hrgan fit --config configs/demo.yaml
+  hrgan fit --config configs/demo.yaml --ckpt_path last        # resume
+  hrgan validate --config configs/demo.yaml --ckpt_path runs/demo/checkpoints/last.ckpt
 
 Run 'hrgan COMMAND --help' for a command's options.
 """
@@ -46,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hrgan: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
+    if module.__name__ == "hrgan.training.cli":  # LightningCLI parses the subcommand itself
+        rest = [name, *rest]
     return int(module.main(rest) or 0)
 
 

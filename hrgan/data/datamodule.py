@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from hrgan.data.augment import GPUAugment
@@ -12,6 +16,29 @@ from hrgan.data.stream import ShardStream
 
 # ShardStream.__len__ counts each worker's share exactly (every slot yields the same number of batches).
 warnings.filterwarnings("ignore", message=r".*`IterableDataset` has `__len__` defined.*")
+
+
+@dataclass
+class SyntheticData:
+    """Synthetic scenes made (once) by ``prepare_data`` when their shards are missing.
+
+    Args:
+        root: folder for the scenes and ``shards/``.
+        train: training scenes.
+        val: held-out scenes (validation and the fidelity report).
+        size: (W, H) of the scenes.
+        seed: scene seed (validation uses seed + 1).
+    """
+
+    root: str = "runs/data/synth"
+    train: int = 64
+    val: int = 8
+    size: tuple[int, int] = (256, 128)
+    seed: int = 0
+
+    @property
+    def shard_dir(self) -> Path:
+        return Path(self.root) / "shards"
 
 
 class ShardDataModule(pl.LightningDataModule):
@@ -23,12 +50,14 @@ class ShardDataModule(pl.LightningDataModule):
     worker). Augmentation runs after the batch is on the device.
 
     Args:
-        train_urls: training shards (paths, brace patterns, ``pipe:`` commands).
+        train_urls: training shards (paths, globs, brace patterns, ``pipe:`` commands).
         val_urls: validation shards, each sample seen once per validation run.
-        batch_size: per-device training batch size (global batch = batch_size x world size).
+        synthetic: make synthetic scenes and shard them when missing (train_urls/val_urls default to them).
+        batch_size: per-device training batch size (global batch = batch_size x world size);
+            the progressive schedule's stages override it.
         val_batch_size: per-device validation batch size (default: batch_size).
         num_workers: DataLoader worker processes per device.
-        resolution: (W, H) the batches are resized and cropped to; None keeps the stored size.
+        resolution: (W, H) the batches are resized and cropped to (the schedule's stages override it).
         load_size: (W, H) every sample is resized to on the CPU when loading, for sets of mixed sizes.
         scale_range: random extra zoom (min, max) >= 1 before cropping.
         flip: random horizontal flips.
@@ -38,6 +67,7 @@ class ShardDataModule(pl.LightningDataModule):
         seed: base seed (shard order, shuffle buffer; augmentation gets seed + rank).
         max_bad_fraction: stop when more than this fraction of samples is corrupt.
         pin_memory: page-locked host batches for faster copies to the GPU.
+        sample_count: samples kept aside (from validation, else training) for sample grids.
     """
 
     def __init__(
@@ -45,6 +75,7 @@ class ShardDataModule(pl.LightningDataModule):
         *,
         train_urls: str | list[str] | None = None,
         val_urls: str | list[str] | None = None,
+        synthetic: SyntheticData | None = None,
         batch_size: int = 1,
         val_batch_size: int | None = None,
         num_workers: int = 4,
@@ -58,18 +89,47 @@ class ShardDataModule(pl.LightningDataModule):
         seed: int = 0,
         max_bad_fraction: float = 0.05,
         pin_memory: bool = True,
+        sample_count: int = 4,
     ) -> None:
         super().__init__()
+        self.synthetic = synthetic
+        if synthetic is not None:
+            train_urls = train_urls or str(synthetic.shard_dir / "train-*.tar")
+            val_urls = val_urls or str(synthetic.shard_dir / "val-*.tar")
         self.train_urls, self.val_urls = train_urls, val_urls
         self.batch_size = batch_size
-        self.val_batch_size = val_batch_size or batch_size
+        self.val_batch_size = val_batch_size
         self.num_workers = num_workers
         self.resolution = tuple(resolution) if resolution else None
         self.load_size = tuple(load_size) if load_size else None
         self.scale_range, self.flip, self.color_jitter = tuple(scale_range), flip, color_jitter
         self.shuffle_buffer, self.samples_per_epoch = shuffle_buffer, samples_per_epoch
         self.seed, self.max_bad_fraction, self.pin_memory = seed, max_bad_fraction, pin_memory
+        self.sample_count = sample_count
         self.augment: GPUAugment | None = None
+        self.sample_batch: dict | None = None
+        self._augment_state: torch.Tensor | None = None
+        self._delivered = 0  # training batches handed to the model in the current epoch
+        self._resume: dict | None = None  # data position restored from a checkpoint
+
+    # ------------------------------------------------------------- preparation
+    def prepare_data(self) -> None:
+        spec = self.synthetic
+        if spec is None:
+            return
+        from hrgan.data.shards import main as shards_main
+        from hrgan.data.synthetic import write_dataset
+
+        width, height = spec.size
+        for split, count, seed in (("train", spec.train, spec.seed), ("val", spec.val, spec.seed + 1)):
+            if count <= 0 or list(spec.shard_dir.glob(f"{split}-*.tar")):
+                continue
+            rank_zero_info(f"making {count} synthetic {split} scenes at {width}x{height} in {spec.root}")
+            write_dataset(Path(spec.root), num=count, width=width, height=height, seed=seed, split=split)
+            code = shards_main(["--layout", "pix2pixhd", "--root", spec.root, "--split", split,
+                                "--out", str(spec.shard_dir), "--overwrite"])
+            if code != 0:
+                raise RuntimeError(f"sharding the synthetic {split} scenes failed (exit code {code})")
 
     def _place(self) -> tuple[int | None, int | None]:
         if self.trainer is None:
@@ -85,18 +145,40 @@ class ShardDataModule(pl.LightningDataModule):
             color_jitter=self.color_jitter,
             seed=self.seed + 1 + (rank or 0),
         )
+        if self._augment_state is not None:
+            self.augment.generator.set_state(self._augment_state)
+        if self.sample_batch is None:
+            self.sample_batch = self._first_samples()
 
-    def set_resolution(self, resolution: tuple[int, int] | None) -> None:
-        """Follow a progressive-growth stage: batches come out at ``resolution`` from now on."""
+    def _first_samples(self) -> dict | None:
+        urls = self.val_urls or self.train_urls
+        if urls is None:
+            return None
+        stream = ShardStream(urls, batch_size=self.sample_count, train=False, rank=0, world_size=1,
+                             load_size=self.load_size, image_dtype="uint8")
+        batch = next(iter(stream), None)
+        return None if batch is None else {k: v for k, v in batch.items() if k != "skipped"}
+
+    # ------------------------------------------------------------- stages
+    def set_stage(self, *, resolution: tuple[int, int] | None, batch_size: int) -> None:
+        """Follow a progressive-growth stage: the next loaders use this resolution and batch size."""
         self.resolution = tuple(resolution) if resolution else None
+        self.batch_size = batch_size
         if self.augment is not None:
             self.augment.set_size(self.resolution)
 
-    def _stream(self, urls, *, train: bool) -> ShardStream:
+    def train_batches_per_epoch(self, batch_size: int) -> int:
+        """Batches per device in one training epoch at ``batch_size``."""
+        _, world = self._place()
+        stream = self._stream(self.train_urls, train=True, batch_size=batch_size)
+        workers = max(1, self.num_workers)
+        return stream.batches_per_slot((world or 1) * workers) * workers
+
+    def _stream(self, urls, *, train: bool, batch_size: int, epoch: int | None = None, start_batch: int = 0) -> ShardStream:
         rank, world = self._place()
         return ShardStream(
             urls,
-            batch_size=self.batch_size if train else self.val_batch_size,
+            batch_size=batch_size,
             train=train,
             num_workers=self.num_workers,
             rank=rank,
@@ -107,6 +189,8 @@ class ShardDataModule(pl.LightningDataModule):
             load_size=self.load_size,
             image_dtype="uint8",  # 4x fewer bytes through the loader; converted on the device
             max_bad_fraction=self.max_bad_fraction,
+            epoch=epoch,
+            start_batch=start_batch,
         )
 
     def _loader(self, stream: ShardStream) -> DataLoader:
@@ -114,23 +198,43 @@ class ShardDataModule(pl.LightningDataModule):
             stream,
             batch_size=None,
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,  # workers count epochs for the shard shuffle
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
             prefetch_factor=2 if self.num_workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:
         if self.train_urls is None:
-            raise ValueError("no training data: set data.train_urls")
-        return self._loader(self._stream(self.train_urls, train=True))
+            raise ValueError("no training data: set data.train_urls (or data.synthetic)")
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        start = 0
+        if self._resume is not None and self._resume["epoch"] == epoch:
+            start = self._resume["batches"]  # resuming mid-epoch: skip what the interrupted run consumed
+        self._resume = None
+        self._delivered = start
+        return self._loader(self._stream(self.train_urls, train=True, batch_size=self.batch_size, epoch=epoch, start_batch=start))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_urls is None:
             return []
-        return self._loader(self._stream(self.val_urls, train=False))
+        return self._loader(self._stream(self.val_urls, train=False, batch_size=self.val_batch_size or self.batch_size))
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         if self.augment is None:
             self.setup()
         training = self.trainer is not None and self.trainer.training
+        self._delivered += int(training)
         return self.augment(batch, random=training)
+
+    # ------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return {
+            "augment_rng": self.augment.generator.get_state() if self.augment else None,
+            "position": {"epoch": epoch, "batches": self._delivered},
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._resume = state_dict.get("position")
+        self._augment_state = state_dict.get("augment_rng")
+        if self.augment is not None and self._augment_state is not None:
+            self.augment.generator.set_state(self._augment_state)

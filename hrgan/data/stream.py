@@ -19,6 +19,7 @@ different sizes) are skipped, logged and counted; more than
 
 from __future__ import annotations
 
+import glob
 import itertools
 import json
 import logging
@@ -47,14 +48,23 @@ class Shard:
 
 
 def expand_urls(urls: str | Sequence[str]) -> list[str]:
-    """Expand brace patterns (``train-{000000..000099}.tar``), ``::``-joined lists and lists of either.
+    """Expand brace patterns (``train-{000000..000099}.tar``), local globs (``shards/train-*.tar``),
+    ``::``-joined lists and lists of either.
 
     ``pipe:`` commands are kept as they are (apart from braces), so shards can be
     streamed from object storage with the user's own tools, e.g. ``pipe:aws s3 cp s3://b/train-{0..9}.tar -``.
     """
-    if isinstance(urls, (str, os.PathLike)):
-        return wds.shardlists.expand_urls(str(urls))
-    return [url for item in urls for url in wds.shardlists.expand_urls(str(item))]
+    items = [urls] if isinstance(urls, (str, os.PathLike)) else list(urls)
+    expanded = []
+    for url in (u for item in items for u in wds.shardlists.expand_urls(str(item))):
+        if "*" in url and _local_path(url) is not None:
+            matches = sorted(glob.glob(str(_local_path(url))))
+            if not matches:
+                raise FileNotFoundError(f"no shards match {url}")
+            expanded += matches
+        else:
+            expanded.append(url)
+    return expanded
 
 
 def _local_path(url: str) -> Path | None:
@@ -135,6 +145,9 @@ class ShardStream(IterableDataset):
         image_dtype: ``float32`` ([-1, 1]) or ``uint8`` (converted on the GPU).
         require_image: skip samples without a photo (training) or keep them (inference).
         max_bad_fraction: stop when more than this fraction of samples are corrupt (checked after 20).
+        epoch: the epoch (shard shuffle); None counts iterations of this object.
+        start_batch: training batches of this epoch already consumed (resuming mid-epoch):
+            the stream skips them without decoding.
     """
 
     def __init__(
@@ -153,6 +166,8 @@ class ShardStream(IterableDataset):
         image_dtype: str = "float32",
         require_image: bool = True,
         max_bad_fraction: float = 0.05,
+        epoch: int | None = None,
+        start_batch: int = 0,
     ) -> None:
         super().__init__()
         self.shards = read_shards(urls)
@@ -163,7 +178,8 @@ class ShardStream(IterableDataset):
         self.shuffle_buffer, self.seed = shuffle_buffer, seed
         self.decode_options = dict(load_size=load_size, image_dtype=image_dtype, require_image=require_image)
         self.max_bad_fraction = max_bad_fraction
-        self.epoch: int | None = None
+        self.epoch = epoch
+        self.start_batch = start_batch
         self._iterations = 0
         self.seen = self.skipped = 0
         if train and samples_per_epoch is None and samples_per_slot(self.shards, 1) is None:
@@ -264,7 +280,11 @@ class ShardStream(IterableDataset):
             return
         rng = np.random.default_rng([self.seed, epoch, slot])
         raw = self._raw_passes(mine, slot, num_slots, by_sample, rng)
-        yield from self._batches(self._decoded(raw), self.batches_per_slot(num_slots))
+        # The DataLoader takes batch i from worker i % workers: skip this worker's share of start_batch.
+        skip = (self.start_batch - worker + workers - 1) // workers if self.start_batch > worker else 0
+        raw = itertools.islice(raw, skip * self.batch_size, None)
+        self.start_batch = 0  # only the first epoch after a resume starts late
+        yield from self._batches(self._decoded(raw), self.batches_per_slot(num_slots) - skip)
 
     def _raw_passes(
         self, shards: list[Shard], slot: int, num_slots: int, by_sample: bool, rng: np.random.Generator

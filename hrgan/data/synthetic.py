@@ -297,6 +297,7 @@ def classes_json() -> dict:
         "names": [name for name, _, _ in CLASSES],
         "colors": [list(colour) for _, colour, _ in CLASSES],
         "instance_classes": [i for i, (_, _, thing) in enumerate(CLASSES) if thing],
+        "random_appearance_classes": [CAR, PERSON],  # colours drawn per instance: no model can predict them
         "instance_encoding": f"class * {INSTANCE_OFFSET} + k for instance classes, class id elsewhere",
     }
 

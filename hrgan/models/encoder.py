@@ -48,6 +48,7 @@ class InstanceFeatureEncoder(nn.Module):
 
     def __init__(self, *, in_channels: int = 3, feat_num: int = 3, nef: int = 16, n_downsample: int = 4) -> None:
         super().__init__()
+        self.init_args = dict(in_channels=in_channels, feat_num=feat_num, nef=nef, n_downsample=n_downsample)
         self.feat_num = feat_num
         self.backbone = GlobalGenerator(
             in_channels=in_channels, out_channels=feat_num, ngf=nef, n_downsample=n_downsample, n_blocks=0

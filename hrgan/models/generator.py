@@ -49,8 +49,11 @@ class GlobalGenerator(nn.Module):
         with_head: bool = True,
     ) -> None:
         super().__init__()
+        self.init_args = dict(in_channels=in_channels, out_channels=out_channels, ngf=ngf,
+                              n_downsample=n_downsample, n_blocks=n_blocks, with_head=with_head)
         self.ngf = ngf
         self.n_downsample = n_downsample
+        self.size_multiple = 2**n_downsample
         self.stem = nn.Sequential(*c7s1(in_channels, ngf), instance_norm(ngf), nn.ReLU(inplace=True))
         self.down = nn.Sequential(
             *(nn.Sequential(*conv_norm_relu(ngf * 2**i, ngf * 2 ** (i + 1), stride=2)) for i in range(n_downsample))
@@ -144,6 +147,11 @@ class Pix2PixHDGenerator(nn.Module):
         super().__init__()
         if n_local_enhancers < 0:
             raise ValueError(f"n_local_enhancers must be >= 0, got {n_local_enhancers}")
+        self.init_args = dict(
+            in_channels=in_channels, out_channels=out_channels, ngf=ngf, n_downsample_global=n_downsample_global,
+            n_blocks_global=n_blocks_global, n_local_enhancers=n_local_enhancers, n_blocks_local=n_blocks_local,
+            keep_coarse_heads=keep_coarse_heads,
+        )
         self.n_local_enhancers = n_local_enhancers
         self.size_multiple = 2 ** (n_downsample_global + n_local_enhancers)
         self.global_generator = GlobalGenerator(

@@ -1,0 +1,314 @@
+"""Callbacks: progressive growth, sample grids, the inference export, throughput."""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
+
+from hrgan.conditioning import instance_edges
+from hrgan.export import network_spec, save_export
+from hrgan.training.schedule import GrowthState
+from hrgan.visualize import colorize_labels, image_to_uint8, save_png
+
+# Our checkpoints are meant to hold the state after the iteration's updates (the iteration count agrees).
+warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization and every_n_train_steps.*")
+
+
+def run_dir(trainer: pl.Trainer) -> Path:
+    """Where this run writes samples and exports: the logger's folder, else default_root_dir."""
+    return Path(trainer.log_dir or trainer.default_root_dir)
+
+
+class ProgressiveGrowth(Callback):
+    """Applies the module's ``ProgressiveSchedule``: stage, fade-in alpha, learning rate, data size, end of training.
+
+    At a stage transition it ends the epoch, so the next one reloads the data
+    at the new resolution and batch size (the Trainer needs
+    ``reload_dataloaders_every_n_epochs=1``, which the hrgan CLI sets). The
+    iteration count is saved in checkpoints, so a resumed run continues at the
+    same stage, learning rate and alpha.
+    """
+
+    def __init__(self) -> None:
+        self.iteration = 0
+        self.epoch_batches: dict[int, int] | None = None  # batches per epoch of stages given in epochs
+        self._applied: int | None = None
+        self._last_time: float | None = None
+
+    def state_dict(self) -> dict:
+        return {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.iteration = state_dict["iteration"]
+        self.epoch_batches = state_dict.get("epoch_batches")
+
+    def _fix_lengths(self, trainer: pl.Trainer, pl_module) -> None:
+        """Convert stages given in epochs to steps (once; a resumed run reuses the saved conversion)."""
+        schedule = pl_module.schedule
+        if self.epoch_batches is None:
+            self.epoch_batches = {}
+            for i, stage in enumerate(schedule.stages):
+                if stage.steps is None:
+                    datamodule = trainer.datamodule
+                    if datamodule is None or not hasattr(datamodule, "train_batches_per_epoch"):
+                        raise ValueError(f"stage {i} is given in epochs, which needs a ShardDataModule with known shard sizes")
+                    self.epoch_batches[i] = datamodule.train_batches_per_epoch(stage.batch_size)
+        for i, batches in self.epoch_batches.items():
+            stage = schedule.stages[int(i)]
+            if stage.steps is None:
+                schedule.set_steps(int(i), math.ceil(stage.epochs * batches), batches_per_epoch=batches)
+
+    def _apply(self, trainer: pl.Trainer, pl_module, growth: GrowthState) -> None:
+        pl_module.growth = growth
+        datamodule = trainer.datamodule
+        if datamodule is not None and hasattr(datamodule, "set_stage"):
+            datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
+        self._applied = growth.stage
+        schedule = pl_module.schedule
+        w, h = growth.resolution
+        rank_zero_info(
+            f"stage {growth.stage + 1}/{len(schedule.stages)}: {w}x{h}, {growth.n_enhancers} local enhancer(s), "
+            f"{growth.num_D} discriminator scales, batch {growth.batch_size} per device, "
+            f"iterations {schedule.start(growth.stage)}-{schedule.start(growth.stage + 1) - 1} of {schedule.total_steps}"
+            + (f" (resuming at {self.iteration})" if self.iteration > schedule.start(growth.stage) else "")
+        )
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module) -> None:
+        self._fix_lengths(trainer, pl_module)
+        total = pl_module.schedule.total_steps
+        pl_module.iteration = self.iteration
+        self._apply(trainer, pl_module, pl_module.schedule.state(min(self.iteration, total - 1)))
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module) -> None:
+        pl_module.end_epoch_now = False
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
+        schedule = pl_module.schedule
+        if self.iteration >= schedule.total_steps:
+            trainer.should_stop = True
+            pl_module.end_epoch_now = True
+            return
+        growth = schedule.state(self.iteration)
+        if growth.stage != self._applied:
+            self._apply(trainer, pl_module, growth)
+            pl_module.end_epoch_now = True  # this batch has the old size; the next epoch loads the new one
+            return
+        pl_module.growth = growth
+        pl_module.iteration = self.iteration
+        pl_module.set_lr_factor(growth.lr_factor)
+        self._last_time = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if pl_module.end_epoch_now:
+            return
+        self.iteration += 1
+        pl_module.iteration = self.iteration
+        growth = pl_module.growth
+        size = batch["image"].shape[0]
+        metrics = {
+            "growth/stage": float(growth.stage),
+            "growth/alpha": growth.alpha,
+            "lr/G": pl_module.hparams.lr_G * growth.lr_factor,
+            "lr/D": pl_module.hparams.lr_D * growth.lr_factor,
+            "iteration": float(self.iteration),
+        }
+        if self._last_time is not None:
+            metrics["perf/images_per_s"] = size * trainer.world_size / max(time.perf_counter() - self._last_time, 1e-9)
+        if torch.cuda.is_available():
+            metrics["perf/peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        else:
+            metrics["perf/peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        pl_module.log_dict(metrics, batch_size=size)
+        if self.iteration >= pl_module.schedule.total_steps:
+            trainer.should_stop = True
+
+
+class SampleGrids(Callback):
+    """Every ``every_n_steps`` iterations (and at the end), a grid for a fixed batch:
+    colourised labels | instance edges | generated (EMA) | real, one row per sample.
+
+    Written as ``samples/step_NNNNNNN.png`` (and ``samples/latest.png``) in the run
+    directory and sent to every logger that has ``log_image`` (wandb), as uint8.
+    """
+
+    def __init__(self, every_n_steps: int = 500, num_samples: int = 4) -> None:
+        self.every_n_steps = every_n_steps
+        self.num_samples = num_samples
+
+    def _batch(self, trainer: pl.Trainer) -> dict | None:
+        datamodule = trainer.datamodule
+        return getattr(datamodule, "sample_batch", None)
+
+    @torch.no_grad()
+    def render(self, trainer: pl.Trainer, pl_module) -> np.ndarray | None:
+        raw = self._batch(trainer)
+        if raw is None:
+            return None
+        batch = {k: (v[: self.num_samples].to(pl_module.device) if torch.is_tensor(v) else v) for k, v in raw.items()}
+        batch = trainer.datamodule.augment(batch, random=False) if getattr(trainer.datamodule, "augment", None) else batch
+        growth = pl_module.current_growth()
+        cond = pl_module.condition(batch)
+        generator = pl_module.generator_ema or pl_module.generator
+        fake = pl_module.generate(generator, cond, pl_module.instance_features(batch), growth)
+        palette = np.array(pl_module.classes.colors, dtype=np.uint8)
+        rows = []
+        for i in range(fake.shape[0]):
+            panels = [colorize_labels(batch["label"][i], palette)]
+            if "inst" in batch:
+                edges = instance_edges(batch["inst"][i : i + 1])[0, 0]
+                panels.append(np.repeat((edges.cpu().numpy() * 255).astype(np.uint8)[..., None], 3, axis=2))
+            panels += [image_to_uint8(fake[i]), image_to_uint8(batch["image"][i])]
+            rows.append(np.concatenate(panels, axis=1))
+        return np.concatenate(rows, axis=0)
+
+    @rank_zero_only
+    def _write(self, trainer: pl.Trainer, pl_module) -> None:
+        grid = self.render(trainer, pl_module)
+        if grid is None:
+            return
+        folder = run_dir(trainer) / "samples"
+        step = pl_module.iteration
+        save_png(folder / f"step_{step:07d}.png", grid)
+        save_png(folder / "latest.png", grid)
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="samples", images=[grid], step=trainer.global_step,
+                                 caption=[f"iteration {step}: labels | edges | generated (EMA) | real"])
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if pl_module.iteration and pl_module.iteration % self.every_n_steps == 0 and not pl_module.end_epoch_now:
+            self._write(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        self._write(trainer, pl_module)
+
+
+class InferenceExport(Callback):
+    """Writes ``export.pt`` (generator with EMA weights, its constructor arguments, classes and
+    conditioning settings) to the run directory whenever a checkpoint is saved and at the end."""
+
+    def __init__(self, filename: str = "export.pt") -> None:
+        self.filename = filename
+
+    @staticmethod
+    def build(pl_module) -> dict:
+        growth = pl_module.current_growth()
+        weights = (pl_module.generator_ema or pl_module.generator).state_dict()
+        export = {
+            "generator": network_spec(pl_module.generator, weights),
+            "encoder": network_spec(pl_module.encoder) if pl_module.encoder is not None else None,
+            "ema": pl_module.generator_ema is not None,
+            "label_nc": pl_module.label_nc,
+            "ignore_index": pl_module.ignore_index,
+            "use_instance_edges": pl_module.use_instance_edges,
+            "feat_num": pl_module.feat_num,
+            "n_active_enhancers": growth.n_enhancers,
+            "resolution": list(growth.resolution),
+            "classes": {"names": pl_module.classes.names, "colors": pl_module.classes.colors},
+            "iteration": pl_module.iteration,
+            "styles": None,
+        }
+        return export
+
+    @rank_zero_only
+    def write(self, trainer: pl.Trainer, pl_module) -> Path:
+        path = save_export(run_dir(trainer) / self.filename, self.build(pl_module))
+        return path
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module, checkpoint: dict) -> None:
+        self.write(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        path = self.write(trainer, pl_module)
+        if path is not None:
+            rank_zero_info(f"inference export: {path}")
+
+
+class FidelityReport(Callback):
+    """At the end of training: PSNR of the EMA generator on the validation shards against the
+    per-class mean colour of the training shards, printed as one line and written to ``fidelity.json``."""
+
+    def __init__(self, max_train_batches: int = 200) -> None:
+        self.max_train_batches = max_train_batches
+
+    @torch.no_grad()
+    def compute(self, trainer: pl.Trainer, pl_module) -> dict[str, float] | None:
+        from hrgan.training.fidelity import class_mean_colours, fidelity_report
+
+        datamodule = trainer.datamodule
+        if datamodule is None or datamodule.val_urls is None:
+            return None
+        growth = pl_module.current_growth()
+
+        def on_device(loader, limit=None):
+            for i, batch in enumerate(loader):
+                if limit is not None and i >= limit:
+                    return
+                batch = {k: (v.to(pl_module.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+                yield datamodule.augment(batch, random=False)
+
+        train = datamodule._loader(datamodule._stream(datamodule.train_urls, train=False, batch_size=4))
+        means = class_mean_colours(on_device(train, self.max_train_batches), pl_module.label_nc)
+        generator = pl_module.generator_ema or pl_module.generator
+
+        def generate(batch):
+            return pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
+
+        val = datamodule._loader(datamodule._stream(datamodule.val_urls, train=False, batch_size=4))
+        return fidelity_report(on_device(val), generate, means, pl_module.classes.random_appearance)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        import json
+
+        from hrgan.io import write_bytes_atomic
+        from hrgan.training.fidelity import report_line
+
+        was_training = pl_module.training
+        pl_module.eval()
+        scores = self.compute(trainer, pl_module)
+        pl_module.train(was_training)
+        if scores is None:
+            return
+        write_bytes_atomic(run_dir(trainer) / "fidelity.json", json.dumps(scores, indent=1).encode())
+        print(report_line(scores), flush=True)
+
+
+class Checkpoints(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, counted in iterations, and always saving ``last.ckpt`` at the end.
+
+    A pix2pixHD iteration steps two optimizers, so Lightning's global step advances
+    by 2 per iteration; ``every_n_iterations`` hides that. The end-of-training save
+    covers runs that stop mid-epoch, where ModelCheckpoint alone would keep an older last.ckpt.
+
+    Args:
+        every_n_iterations: save ``{dirpath}/step=...ckpt`` every this many iterations (None: only at the end).
+        dirpath: the folder (the hrgan CLI sets ``{default_root_dir}/checkpoints``).
+        keep: how many periodic checkpoints to keep (-1: all).
+    """
+
+    def __init__(self, *, every_n_iterations: int | None = None, dirpath: str | None = None, keep: int = -1) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename="{step}",
+            every_n_train_steps=2 * every_n_iterations if every_n_iterations else None,
+            save_last=True,
+            save_top_k=keep,
+        )
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        super().on_train_end(trainer, pl_module)
+        if self.dirpath is not None and not trainer.sanity_checking:
+            path = Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"
+            trainer.save_checkpoint(path)
+            self.last_model_path = str(path)

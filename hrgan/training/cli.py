@@ -1,0 +1,128 @@
+"""``hrgan fit|validate``: LightningCLI over the pix2pixHD module and the shard DataModule.
+
+    hrgan fit --config configs/demo.yaml
+    hrgan fit --config configs/cityscapes_2048x1024.yaml --data.train_urls '/data/cs/train-{000000..000029}.tar'
+    hrgan fit --config configs/demo.yaml --ckpt_path last          # resume where the run stopped
+
+Input channel counts are linked: the generator takes label_nc + 1 (instance
+edges, when used) + feat_num channels, the discriminator label_nc + 1 + 3.
+The resolved configuration is saved as config.yaml in the run directory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pytorch_lightning.cli import LightningCLI
+
+from hrgan.conditioning import input_channels
+from hrgan.data.datamodule import ShardDataModule
+from hrgan.training.module import Pix2PixHDModule
+
+
+def generator_channels(label_nc: int, use_instance_edges: bool, feat_num: int) -> int:
+    return input_channels(label_nc, use_instance_edges=use_instance_edges, feat_num=feat_num)
+
+
+def discriminator_channels(label_nc: int, use_instance_edges: bool) -> int:
+    return input_channels(label_nc, use_instance_edges=use_instance_edges) + 3
+
+
+def wandb_is_set_up() -> bool:
+    """True when the user configured wandb (mode, API key, or a login in ~/.netrc)."""
+    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path.home() / ".netrc"
+    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
+
+
+class HrganCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments(
+            ("model.label_nc", "model.use_instance_edges", "model.feat_num"),
+            "model.generator.init_args.in_channels",
+            compute_fn=generator_channels,
+        )
+        parser.link_arguments(
+            ("model.label_nc", "model.use_instance_edges"),
+            "model.discriminator.init_args.in_channels",
+            compute_fn=discriminator_channels,
+        )
+
+    def before_instantiate_classes(self) -> None:
+        if not wandb_is_set_up():
+            os.environ["WANDB_MODE"] = "offline"  # no network attempt, no login prompt
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        place_run_outputs(config.trainer)
+
+    def _finish_loggers(self) -> None:
+        """Close wandb runs, so the offline run is complete (and syncable) when the command returns."""
+        for logger in self.trainer.loggers:
+            if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
+                logger.experiment.finish()
+
+    def after_fit(self) -> None:
+        self._finish_loggers()
+        if self.trainer.is_global_zero:
+            print(run_summary(Path(self.trainer.log_dir or self.trainer.default_root_dir), self.trainer), flush=True)
+
+    def after_validate(self) -> None:
+        self._finish_loggers()
+
+
+def run_summary(root: Path, trainer) -> str:
+    """Where a finished run put its outputs."""
+    lines = [f"run outputs in {root}/:"]
+    candidates = [
+        ("config.yaml", "the resolved configuration"),
+        ("export.pt", "inference export (EMA generator)"),
+        ("samples/latest.png", "latest sample grid: labels | edges | generated | real"),
+        ("fidelity.json", "PSNR against the class-mean baseline"),
+    ]
+    lines += [f"  {name:<20} {what}" for name, what in candidates if (root / name).exists()]
+    for callback in trainer.checkpoint_callbacks:
+        if getattr(callback, "last_model_path", None):
+            lines.append(f"  {'checkpoints':<20} {callback.last_model_path} (resume: --ckpt_path last)")
+    runs = sorted((root / "wandb").glob("offline-run-*"))
+    if runs:
+        lines.append(f"  {'wandb (offline)':<20} {runs[-1]}  (upload: wandb sync {runs[-1]})")
+    return "\n".join(lines)
+
+
+def place_run_outputs(trainer_config) -> None:
+    """Put checkpoints and the wandb run under trainer.default_root_dir unless a config says otherwise.
+
+    One setting then moves a whole run (checkpoints/, samples/, config.yaml, export.pt,
+    wandb/), and ``--ckpt_path last`` finds the previous checkpoints from it.
+    """
+    root = Path(trainer_config.default_root_dir or ".")
+    for callback in trainer_config.callbacks or []:
+        if getattr(callback, "class_path", "").endswith(("ModelCheckpoint", "Checkpoints")) and callback.init_args.get("dirpath") is None:
+            callback.init_args["dirpath"] = str(root / "checkpoints")
+    logger = trainer_config.logger
+    if getattr(logger, "class_path", "").endswith("WandbLogger") and logger.init_args.get("save_dir") in (None, "."):
+        logger.init_args["save_dir"] = str(root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``hrgan fit|validate|test ...`` (argv without the leading 'hrgan')."""
+    HrganCLI(
+        Pix2PixHDModule,
+        ShardDataModule,
+        args=None if argv is None or argv == sys.argv[1:] else argv,
+        trainer_defaults={
+            "reload_dataloaders_every_n_epochs": 1,  # progressive stages change batch size and resolution
+            "max_epochs": -1,  # the schedule decides when training ends
+            "plugins": [{"class_path": "hrgan.training.checkpoint_io.AtomicCheckpointIO"}],
+        },
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": __doc__},
+        auto_configure_optimizers=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,289 @@
+"""The pix2pixHD LightningModule: the order of the generator and discriminator steps."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import random
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hrgan.conditioning import build_generator_input, input_channels
+from hrgan.data.classes import load_classes
+from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
+from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator
+from hrgan.pretrained import find_cached_vgg19
+from hrgan.training.ema import ema_decay_at, update_ema
+from hrgan.training.schedule import GrowthState, ProgressiveSchedule
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """Turn gradients off for every parameter of ``modules`` and restore the previous flags afterwards."""
+    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    for p, _ in saved:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in saved:
+            p.requires_grad_(flag)
+
+
+def psnr(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB of [-1, 1] images, on the [0, 1] scale: [B]."""
+    mse = ((fake - real) / 2).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
+class Pix2PixHDModule(pl.LightningModule):
+    """pix2pixHD training: one generator forward, a G update, then a D update, per batch.
+
+    The order follows the official code: the fake image and D's outputs on the
+    real image are computed once with the current weights; the G step uses them
+    (D frozen, so no D weight gradients are computed), then the D step uses the
+    same detached fake (G untouched). Three D passes per batch in all.
+
+    Args:
+        generator: ``Pix2PixHDGenerator`` or ``GlobalGenerator``; its in_channels are linked to
+            label_nc + instance edge + feat_num by the CLI.
+        discriminator: ``MultiscaleDiscriminator`` (in_channels = label_nc + edge + 3, linked).
+        label_nc: number of label classes (one-hot channels).
+        ignore_index: label value meaning "unlabeled" (all-zero one-hot), e.g. 255.
+        use_instance_edges: add the instance boundary map as an input channel.
+        feat_num: instance-wise feature channels from the encoder (0: no encoder).
+        nef: encoder width.
+        classes: class names/colours: a classes.json path or a built-in table (``cityscapes``).
+        schedule: progressive stages (see ``hrgan.training.schedule``).
+        gan_mode: ``lsgan`` (pix2pixHD), ``vanilla`` or ``hinge``.
+        use_feat_loss: discriminator feature matching.
+        lambda_feat: its weight.
+        use_vgg_loss: VGG19 perceptual loss.
+        lambda_vgg: its weight.
+        vgg_weights: VGG19 weights: a path, ``auto`` (torch hub cache) or ``random`` (tests).
+        vgg_if_available: with ``use_vgg_loss``, silently train without it when ``auto`` finds no
+            local weights (the demo); otherwise a missing file is an error.
+        lambda_l1: weight of an L1 term against the real photo (pix2pix-style; 0 in pix2pixHD).
+        lr_G: generator (and encoder) learning rate.
+        lr_D: discriminator learning rate (TTUR when different).
+        beta1: Adam beta1.
+        beta2: Adam beta2.
+        ema_decay: EMA of the generator weights for validation and export (0: off).
+        channels_last: keep networks and activations in channels_last memory format.
+        fused_adam: use fused Adam kernels on CUDA.
+        init_from: a checkpoint or export to take matching weights from (pix2pixHD's load_pretrain).
+    """
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        discriminator: MultiscaleDiscriminator,
+        label_nc: int,
+        ignore_index: int | None = None,
+        use_instance_edges: bool = True,
+        feat_num: int = 0,
+        nef: int = 16,
+        classes: str | None = None,
+        schedule: ProgressiveSchedule | None = None,
+        gan_mode: str = "lsgan",
+        use_feat_loss: bool = True,
+        lambda_feat: float = 10.0,
+        use_vgg_loss: bool = True,
+        lambda_vgg: float = 10.0,
+        vgg_weights: str = "auto",
+        vgg_if_available: bool = False,
+        lambda_l1: float = 0.0,
+        lr_G: float = 2e-4,
+        lr_D: float = 2e-4,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        ema_decay: float = 0.999,
+        channels_last: bool = False,
+        fused_adam: bool = True,
+        init_from: str | None = None,
+    ) -> None:
+        super().__init__()
+        # Networks and the schedule are objects: config.yaml records them; hparams stay plain so that
+        # checkpoints load with torch.load(weights_only=True).
+        self.save_hyperparameters(ignore=["generator", "discriminator", "schedule"])
+        if gan_mode not in GAN_MODES:
+            raise ValueError(f"unknown gan_mode {gan_mode!r}; choose one of {GAN_MODES}")
+        self.label_nc, self.ignore_index = label_nc, ignore_index
+        self.use_instance_edges, self.feat_num = use_instance_edges, feat_num
+        self.classes = load_classes(classes, label_nc)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.encoder = InstanceFeatureEncoder(feat_num=feat_num, nef=nef) if feat_num > 0 else None
+        self._check_channels()
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
+        self.schedule = schedule or ProgressiveSchedule()
+        self.gan = GANLoss(gan_mode)
+        use_vgg = use_vgg_loss and lambda_vgg > 0
+        if use_vgg and vgg_if_available and vgg_weights == "auto" and find_cached_vgg19() is None:
+            use_vgg = False
+        self.vgg = VGGLoss(weights=vgg_weights, allow_download=False) if use_vgg else None
+        self.growth: GrowthState | None = None  # set by the ProgressiveGrowth callback
+        self.iteration = 0  # iterations done in this run (kept by the ProgressiveGrowth callback)
+        self.end_epoch_now = False  # set by the callback at stage transitions
+        self.automatic_optimization = False
+
+    def _check_channels(self) -> None:
+        expected = input_channels(self.label_nc, use_instance_edges=self.use_instance_edges, feat_num=self.feat_num)
+        first = next(m for m in self.generator.modules() if isinstance(m, nn.Conv2d))
+        if first.in_channels != expected:
+            raise ValueError(
+                f"the generator takes {first.in_channels} input channels, but label_nc={self.label_nc}, "
+                f"use_instance_edges={self.use_instance_edges} and feat_num={self.feat_num} make {expected}"
+            )
+        d_first = self.discriminator.discriminators[0].layers[0][0]
+        if d_first.in_channels != expected - self.feat_num + 3:
+            raise ValueError(f"the discriminator takes {d_first.in_channels} channels, expected {expected - self.feat_num + 3}")
+
+    # ----------------------------------------------------------------- helpers
+    def current_growth(self) -> GrowthState:
+        return self.growth or self.schedule.state(0)
+
+    def condition(self, batch: dict) -> torch.Tensor:
+        """Labels (+ instance edges) as the conditioning input: [B, label_nc (+1), H, W]."""
+        instance = batch.get("inst") if self.use_instance_edges else None
+        if self.use_instance_edges and instance is None:
+            raise ValueError("use_instance_edges is on but the batch has no instance map ('inst')")
+        cond = build_generator_input(batch["label"], label_nc=self.label_nc, instance=instance, ignore_index=self.ignore_index)
+        return cond.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else cond
+
+    def generate(self, generator: nn.Module, cond: torch.Tensor, features: torch.Tensor | None, growth: GrowthState) -> torch.Tensor:
+        x = cond if features is None else torch.cat([cond, features], 1)
+        if isinstance(generator, Pix2PixHDGenerator):
+            return generator(x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha)
+        return generator(x)
+
+    def instance_features(self, batch: dict) -> torch.Tensor | None:
+        if self.encoder is None:
+            return None
+        return self.encoder(batch["image"], batch["inst"].long())
+
+    def _frozen_generator_parts(self, growth: GrowthState) -> list[nn.Module]:
+        """During fix_global_steps only the newest enhancer trains."""
+        if not growth.train_only_newest or not isinstance(self.generator, Pix2PixHDGenerator):
+            return []
+        return [self.generator.global_generator, *self.generator.enhancers[: growth.n_enhancers - 1]]
+
+    def _check_finite(self, losses: dict[str, torch.Tensor], where: str) -> None:
+        bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v)}
+        if bad:
+            raise FloatingPointError(
+                f"non-finite {where} loss at global step {self.global_step}: {bad}; training stopped before the "
+                "optimizer step, so the weights and the last checkpoint are intact. Lower the learning rate or "
+                "try precision 32 to find the cause."
+            )
+
+    # ----------------------------------------------------------------- steps
+    def on_train_batch_start(self, batch, batch_idx):
+        if self.end_epoch_now:
+            return -1  # ends the epoch: a stage transition reloads the data at the new size
+        return None
+
+    def training_step(self, batch: dict, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        growth = self.current_growth()
+        real = batch["image"]
+        cond = self.condition(batch)
+        fake = self.generate(self.generator, cond, self.instance_features(batch), growth)
+        d_real = self.discriminator(torch.cat([cond, real], 1), num_scales=growth.num_D)
+
+        with frozen(self.discriminator, *self._frozen_generator_parts(growth)):
+            d_fake = self.discriminator(torch.cat([cond, fake], 1), num_scales=growth.num_D)
+            losses_g = {"gan": self.gan(d_fake, target_real=True, for_discriminator=False)}
+            if self.hparams.use_feat_loss and self.hparams.lambda_feat > 0:
+                losses_g["feat"] = self.hparams.lambda_feat * feature_matching_loss(d_fake, d_real)
+            if self.vgg is not None:
+                losses_g["vgg"] = self.hparams.lambda_vgg * self.vgg(fake, real)
+            if self.hparams.lambda_l1 > 0:
+                losses_g["l1"] = self.hparams.lambda_l1 * F.l1_loss(fake, real)
+            loss_g = sum(losses_g.values())
+            self._check_finite(losses_g, "generator")
+            self.manual_backward(loss_g)
+            opt_g.step()
+            opt_g.zero_grad(set_to_none=True)  # free G's gradients before the D pass
+
+        d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1), num_scales=growth.num_D)
+        losses_d = {"real": self.gan(d_real, target_real=True), "fake": self.gan(d_fake, target_real=False)}
+        self._check_finite(losses_d, "discriminator")
+        with frozen(self.generator, *([self.encoder] if self.encoder else [])):
+            self.manual_backward(0.5 * (losses_d["real"] + losses_d["fake"]))
+            opt_d.step()
+            opt_d.zero_grad(set_to_none=True)
+
+        if self.generator_ema is not None:
+            update_ema(self.generator_ema, self.generator, ema_decay_at(self.iteration, self.hparams.ema_decay))
+        size = real.shape[0]
+        self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
+        self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
+        self.log("loss/G/total", loss_g.detach(), batch_size=size, prog_bar=True)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        growth = self.current_growth()
+        cond = self.condition(batch)
+        fake = self.generate(self.generator_ema or self.generator, cond, self.instance_features(batch), growth)
+        real = batch["image"]
+        size = real.shape[0]
+        self.log("val/l1", F.l1_loss(fake, real), batch_size=size, sync_dist=True)
+        self.log("val/psnr", psnr(fake, real).mean(), batch_size=size, sync_dist=True, prog_bar=True)
+
+    def configure_optimizers(self):
+        betas = (self.hparams.beta1, self.hparams.beta2)
+        fused = self.hparams.fused_adam and torch.cuda.is_available()
+        g_params = list(self.generator.parameters()) + (list(self.encoder.parameters()) if self.encoder else [])
+        opt_g = torch.optim.Adam(g_params, lr=self.hparams.lr_G, betas=betas, fused=fused or None)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_D, betas=betas, fused=fused or None)
+        return [opt_g, opt_d]
+
+    def set_lr_factor(self, factor: float) -> None:
+        """Scale both learning rates (called every step by the schedule)."""
+        for optimizer, base in zip(self.optimizers(use_pl_optimizer=False), (self.hparams.lr_G, self.hparams.lr_D), strict=True):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
+
+    # ----------------------------------------------------------------- state
+    def setup(self, stage: str) -> None:
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.hparams.init_from and stage == "fit" and not getattr(self, "_initialised_from", False):
+            from hrgan.training.pretrain import load_matching_weights
+
+            load_matching_weights(self, self.hparams.init_from)
+            self._initialised_from = True
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        checkpoint["rng_states"] = {  # tensors and plain values only, for weights_only loading
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+            "python": random.getstate(),
+        }
+        checkpoint["schedule"] = [dataclasses.asdict(stage) for stage in self.schedule.stages]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        states = checkpoint.get("rng_states")
+        if not states:
+            return
+        torch.set_rng_state(states["torch"])
+        if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states["cuda"])
+        name, keys, pos, has_gauss, cached = states["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        version, internal, gauss = states["python"]
+        random.setstate((version, tuple(internal), gauss))
+
+    def configure_callbacks(self):
+        from hrgan.training.callbacks import ProgressiveGrowth
+
+        return [ProgressiveGrowth()]
+

@@ -1,0 +1,109 @@
+"""Every config runs through ``hrgan fit`` for a few steps with tiny overrides; the demo's outputs are checked."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hrgan.cli import main
+from hrgan.export import build_network, load_export
+from tests.wandb_offline import history
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TINY_NETS = [
+    "--model.generator.init_args.ngf", "4", "--model.generator.init_args.n_downsample_global", "2",
+    "--model.generator.init_args.n_blocks_global", "1", "--model.discriminator.init_args.ndf", "4",
+    "--model.discriminator.init_args.n_layers", "2", "--trainer.enable_progress_bar", "false",
+    "--data.num_workers", "0", "--trainer.val_check_interval", "2", "--trainer.log_every_n_steps", "1",
+]
+
+
+def stages(*specs):
+    """Stages in steps; epochs and the decay are nulled, since jsonargparse merges a list override into the YAML's."""
+    keys = ("resolution", "n_enhancers", "num_D", "batch_size", "steps")
+    return json.dumps([dict(zip(keys, s, strict=True)) | {"epochs": None, "niter_decay": 0, "fix_global_steps": 0,
+                                                            "fade_in_steps": 0} for s in specs])
+
+
+def fit(config, tmp_path, *extra):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", "--config", str(CONFIGS / config), "--trainer.default_root_dir", str(tmp_path), *TINY_NETS, *extra]) == 0
+
+
+@pytest.mark.parametrize("config, label_nc, two_stage", [
+    ("cityscapes_1024x512.yaml", 35, False),
+    ("cityscapes_2048x1024.yaml", 35, True),
+    ("facades_256.yaml", 12, False),
+])
+def test_paper_configs_start_on_shards(config, label_nc, two_stage, tiny_shards, tmp_path):
+    schedule = stages([[64, 32], 0, 2, 1, 2], [[128, 64], 1, 3, 1, 2]) if two_stage else stages([[64, 32], 0, 2, 1, 3])
+    fit(config, tmp_path, "--model.schedule.stages", schedule, "--model.vgg_weights", "random",
+        "--data.train_urls", str(tiny_shards / "train-*.tar"), "--data.val_urls", str(tiny_shards / "val-*.tar"),
+        "--data.resolution", "null", "--trainer.logger", "false")
+    export = load_export(tmp_path / "export.pt")
+    assert export["label_nc"] == label_nc and export["n_active_enhancers"] == int(two_stage)
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "config.yaml").is_file()
+
+
+def demo_run(tmp_path, schedule, *extra):
+    fit("demo.yaml", tmp_path, "--model.schedule.stages", schedule, "--data.synthetic.root", str(tmp_path / "data"), "--data.synthetic.train", "6", "--data.synthetic.val", "4",
+        "--data.synthetic.size", "[128, 64]", *extra)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo config, shrunk: synthetic data made by the DataModule, two stages, wandb offline."""
+    folder = tmp_path_factory.mktemp("demo")
+    demo_run(folder, stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 3]))
+    return folder
+
+
+def test_demo_writes_config_samples_export_and_report(demo, capsys):
+    assert "label_nc: 8" in (demo / "config.yaml").read_text()
+    grid = np.asarray(Image.open(demo / "samples" / "latest.png"))
+    assert grid.shape == (4 * 64, 4 * 128, 3) and grid.std() > 10  # 4 samples x (labels | edges | fake | real)
+    scores = json.loads((demo / "fidelity.json").read_text())
+    assert set(scores) == {"model_predictable", "baseline_predictable", "model_full", "baseline_full"}
+    assert all(np.isfinite(v) for v in scores.values())
+
+
+def test_export_loads_without_pickle_and_matches_the_ema_generator(demo):
+    export = load_export(demo / "export.pt")  # weights_only=True inside
+    assert export["ema"] and export["classes"]["names"][0] == "sky" and export["resolution"] == [128, 64]
+    generator = build_network(export["generator"])
+    checkpoint = torch.load(demo / "checkpoints" / "last.ckpt", weights_only=True)
+    ema = {k[len("generator_ema."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("generator_ema.")}
+    for key, value in generator.state_dict().items():
+        torch.testing.assert_close(value, ema[key])
+
+
+def test_offline_wandb_run_has_losses_and_images(demo):
+    (run,) = (demo / "wandb").glob("offline-run-*")
+    rows = history(run)
+    keys = set().union(*rows)
+    for key in ("loss/D/real", "loss/D/fake", "loss/G/gan", "loss/G/feat", "loss/G/l1", "lr/G", "lr/D",
+                "growth/stage", "growth/alpha", "perf/images_per_s", "val/psnr", "val/l1", "samples"):
+        assert key in keys, key
+    images = [row["samples"] for row in rows if "samples" in row]
+    assert images[-1]["_type"] == "images/separated" and images[-1]["format"] == "png"
+    media = run / "files" / images[-1]["filenames"][0]
+    picture = np.asarray(Image.open(media))
+    assert picture.dtype == np.uint8 and picture.std() > 10  # not blank
+    stages_seen = {row["growth/stage"] for row in rows if "growth/stage" in row}
+    assert stages_seen == {0.0, 1.0}
+
+
+def test_resume_with_ckpt_path_last_continues(demo, tmp_path):
+    import shutil
+
+    folder = tmp_path / "resumed"
+    shutil.copytree(demo, folder, ignore=shutil.ignore_patterns("wandb"))
+    longer = stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 5])
+    demo_run(folder, longer, "--ckpt_path", "last", "--trainer.logger", "false")
+    state = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 8
