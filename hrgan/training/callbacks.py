@@ -91,6 +91,12 @@ class ProgressiveGrowth(Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module) -> None:
         pl_module.end_epoch_now = False
 
+    def on_validation_start(self, trainer: pl.Trainer, pl_module) -> None:
+        if trainer.state.fn != "fit":  # standalone validate: run at the checkpoint's stage
+            growth = pl_module.current_growth()
+            if trainer.datamodule is not None and hasattr(trainer.datamodule, "set_stage"):
+                trainer.datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
+
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
         schedule = pl_module.schedule
         if self.iteration >= schedule.total_steps:

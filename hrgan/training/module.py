@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import math
 import random
 
 import numpy as np
@@ -271,6 +272,7 @@ class Pix2PixHDModule(pl.LightningModule):
         checkpoint["schedule"] = [dataclasses.asdict(stage) for stage in self.schedule.stages]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._restore_growth(checkpoint.get("callbacks", {}).get("ProgressiveGrowth"))
         states = checkpoint.get("rng_states")
         if not states:
             return
@@ -281,6 +283,17 @@ class Pix2PixHDModule(pl.LightningModule):
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
         version, internal, gauss = states["python"]
         random.setstate((version, tuple(internal), gauss))
+
+    def _restore_growth(self, state: dict | None) -> None:
+        """Take the stage a checkpoint was at, so validate/test/export of it run at that stage."""
+        if not state:
+            return
+        for index, batches in (state.get("epoch_batches") or {}).items():
+            stage = self.schedule.stages[int(index)]
+            if stage.steps is None:
+                self.schedule.set_steps(int(index), math.ceil(stage.epochs * batches), batches_per_epoch=batches)
+        self.iteration = state["iteration"]
+        self.growth = self.schedule.state(min(self.iteration, self.schedule.total_steps - 1))
 
     def configure_callbacks(self):
         from hrgan.training.callbacks import ProgressiveGrowth

@@ -107,3 +107,14 @@ def test_resume_with_ckpt_path_last_continues(demo, tmp_path):
     demo_run(folder, longer, "--ckpt_path", "last", "--trainer.logger", "false")
     state = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
     assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 8
+
+
+def test_validate_a_checkpoint_at_its_stage(demo, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["validate", "--config", str(CONFIGS / "demo.yaml"), "--trainer.default_root_dir", str(demo), *TINY_NETS,
+                     "--model.schedule.stages", stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 3]),
+                     "--data.synthetic.root", str(demo / "data"), "--trainer.logger", "false",
+                     "--ckpt_path", str(demo / "checkpoints" / "last.ckpt")]) == 0
+    out = capsys.readouterr().out
+    assert "val/psnr" in out

@@ -157,8 +157,9 @@ def test_g_loss_and_l1_fall_on_a_fixed_batch(tiny_shards, tmp_path):
     schedule = ProgressiveSchedule([Stage(resolution=(64, 32), n_enhancers=0, num_D=1, batch_size=2, steps=50)])
     data = tiny_data(tiny_shards, train_urls=str(tiny_shards / "val-*.tar"), flip=False)  # 4 scenes, over and over
     tiny_trainer(tmp_path, [recorder]).fit(tiny_module(schedule, lr_G=1e-3), data)
-    l1 = [r["loss/G/l1"] for r in recorder.rows]
-    assert sum(l1[-5:]) / 5 < 0.7 * sum(l1[:5]) / 5
+    for key, factor in (("loss/G/l1", 0.7), ("loss/G/total", 0.9)):
+        values = [r[key] for r in recorder.rows]
+        assert sum(values[-5:]) / 5 < factor * sum(values[:5]) / 5, key
 
 
 class Poison(Callback):
@@ -202,3 +203,63 @@ def test_channel_mismatch_is_explained():
     with pytest.raises(ValueError, match="takes 10 input channels, but label_nc=8"):
         Pix2PixHDModule(generator=Pix2PixHDGenerator(in_channels=10, ngf=4, n_local_enhancers=0),
                         discriminator=MultiscaleDiscriminator(in_channels=12), label_nc=8, use_vgg_loss=False)
+
+
+def test_instance_feature_encoder_trains_with_the_generator(tiny_shards, tmp_path):
+    from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
+    from hrgan.training.module import Pix2PixHDModule
+    from hrgan.training.schedule import ProgressiveSchedule, Stage
+
+    generator = Pix2PixHDGenerator(in_channels=8 + 1 + 3, ngf=4, n_downsample_global=2, n_blocks_global=1, n_local_enhancers=0)
+    module = Pix2PixHDModule(generator=generator, discriminator=MultiscaleDiscriminator(in_channels=12, ndf=4, n_layers=2, num_D=1),
+                             label_nc=8, feat_num=3, nef=4, use_vgg_loss=False, fused_adam=False,
+                             schedule=ProgressiveSchedule([Stage(resolution=(64, 32), num_D=1, batch_size=2, steps=3)]))
+    before = snapshot(module.encoder)
+    tiny_trainer(tmp_path).fit(module, tiny_data(tiny_shards))
+    assert not same(before, snapshot(module.encoder))
+
+
+def test_init_from_starts_a_later_stage_from_another_runs_export(tiny_shards, tmp_path):
+    from hrgan.export import load_export
+    from hrgan.training.callbacks import InferenceExport
+    from hrgan.training.schedule import ProgressiveSchedule, Stage
+
+    first = tiny_module(ProgressiveSchedule([Stage(resolution=(64, 32), num_D=1, batch_size=2, steps=3)]))
+    tiny_trainer(tmp_path / "a", [InferenceExport()]).fit(first, tiny_data(tiny_shards))
+    export = tmp_path / "a" / "export.pt"
+    trained = load_export(export)["generator"]["state_dict"]
+
+    seen = {}
+
+    class Look(Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen.update({k: v.clone() for k, v in pl_module.generator.state_dict().items()})
+
+    later = tiny_module(ProgressiveSchedule([Stage(resolution=(128, 64), n_enhancers=1, num_D=2, batch_size=1, steps=2)]),
+                        init_from=str(export))
+    tiny_trainer(tmp_path / "b", [Look()]).fit(later, tiny_data(tiny_shards))
+    global_keys = [k for k in trained if k.startswith("global_generator.")]
+    assert global_keys and all(torch.equal(seen[k], trained[k]) for k in global_keys)
+
+
+def test_channels_last_and_bf16_steps_are_finite(tiny_shards, tmp_path):
+    module = tiny_module(two_stages(2, 1), channels_last=True)
+    tiny_trainer(tmp_path, precision="bf16-mixed").fit(module, tiny_data(tiny_shards))
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_validating_a_checkpoint_runs_at_its_stage(tiny_shards, tmp_path):
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    tiny_trainer(tmp_path, [checkpoint], enable_checkpointing=True).fit(tiny_module(two_stages(2, 2)), tiny_data(tiny_shards))
+
+    shapes = []
+
+    class Look(Callback):
+        def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+            shapes.append(tuple(batch["image"].shape[-2:]))
+
+    fresh = tiny_module(two_stages(2, 2))
+    data = tiny_data(tiny_shards, val_urls=str(tiny_shards / "val-*.tar"))
+    tiny_trainer(tmp_path, [Look()], limit_val_batches=None).validate(fresh, data, ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+    assert fresh.growth.stage == 1 and fresh.growth.n_enhancers == 1
+    assert shapes and set(shapes) == {(64, 128)}
