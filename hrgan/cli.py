@@ -14,7 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("hrgan.data.synthetic", "write synthetic street scenes (label, instance, photo) at any size"),
     "shards": ("hrgan.data.shards", "validate paired files and write WebDataset shards with a manifest"),
     "env": ("hrgan.envinfo", "show versions, devices, and whether pretrained weights are found locally"),
-    "selftest": ("hrgan.selftest", "run a few tiny pix2pixHD training steps and write a sample image"),
+    "selftest": ("hrgan.selftest", "train a tiny model through the real pipeline (checks an install or a GPU node)"),
 }
 
 USAGE = """usage: hrgan COMMAND [options]

@@ -35,7 +35,7 @@ def test_fade_in_and_fixed_global():
 def test_epoch_stages_convert_with_their_lr_schedule():
     s = ProgressiveSchedule([Stage(epochs=2, niter_decay=1)])
     with pytest.raises(ValueError, match="epochs"):
-        s.total_steps
+        _ = s.total_steps
     s.set_steps(0, 2 * 5, batches_per_epoch=5)
     assert s.total_steps == 10 and s.stages[0].niter_decay == 5
     assert s.state(4).lr_factor == 1.0 and s.state(5).lr_factor == pytest.approx(0.8)
