@@ -174,8 +174,11 @@ class ShardDataModule(pl.LightningDataModule):
         workers = max(1, self.num_workers)
         return stream.batches_per_slot((world or 1) * workers) * workers
 
-    def _stream(self, urls, *, train: bool, batch_size: int, epoch: int | None = None, start_batch: int = 0) -> ShardStream:
-        rank, world = self._place()
+    def _stream(
+        self, urls, *, train: bool, batch_size: int, epoch: int | None = None, start_batch: int = 0,
+        place: tuple[int, int] | None = None,
+    ) -> ShardStream:
+        rank, world = place or self._place()
         return ShardStream(
             urls,
             batch_size=batch_size,

@@ -12,6 +12,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from hrgan.conditioning import instance_edges
@@ -24,8 +25,17 @@ warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimi
 
 
 def run_dir(trainer: pl.Trainer) -> Path:
-    """Where this run writes samples and exports: the logger's folder, else default_root_dir."""
-    return Path(trainer.log_dir or trainer.default_root_dir)
+    """Where this run writes samples and exports: the logger's folder, else default_root_dir.
+
+    The same folder as ``trainer.log_dir``, but without its broadcast: this is called from
+    rank-zero-only code, where a collective would deadlock the other ranks.
+    """
+    if trainer.loggers:
+        logger = trainer.loggers[0]
+        folder = logger.log_dir if isinstance(logger, (CSVLogger, TensorBoardLogger)) else logger.save_dir
+        if folder:
+            return Path(folder)
+    return Path(trainer.default_root_dir)
 
 
 class ProgressiveGrowth(Callback):
@@ -83,6 +93,13 @@ class ProgressiveGrowth(Callback):
         )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module) -> None:
+        # Every rank says where it is: a wrong world size (no srun, --ntasks instead of
+        # --ntasks-per-node) shows here instead of as a silent single-process run or a hang.
+        print(
+            f"rank {trainer.global_rank} of world size {trainer.world_size} (node rank {trainer.node_rank}, "
+            f"local rank {trainer.local_rank}); global batch = per-device batch x {trainer.world_size}",
+            flush=True,
+        )
         self._fix_lengths(trainer, pl_module)
         total = pl_module.schedule.total_steps
         pl_module.iteration = self.iteration
@@ -262,14 +279,15 @@ class FidelityReport(Callback):
                 batch = {k: (v.to(pl_module.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
                 yield datamodule.augment(batch, random=False)
 
-        train = datamodule._loader(datamodule._stream(datamodule.train_urls, train=False, batch_size=4))
+        # Rank zero reads all the data itself (place (0, 1)), not its share of it.
+        train = datamodule._loader(datamodule._stream(datamodule.train_urls, train=False, batch_size=4, place=(0, 1)))
         means = class_mean_colours(on_device(train, self.max_train_batches), pl_module.label_nc)
         generator = pl_module.generator_ema or pl_module.generator
 
         def generate(batch):
             return pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
 
-        val = datamodule._loader(datamodule._stream(datamodule.val_urls, train=False, batch_size=4))
+        val = datamodule._loader(datamodule._stream(datamodule.val_urls, train=False, batch_size=4, place=(0, 1)))
         return fidelity_report(on_device(val), generate, means, pl_module.classes.random_appearance)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:

@@ -19,6 +19,7 @@ from pytorch_lightning.cli import LightningCLI
 
 from hrgan.conditioning import input_channels
 from hrgan.data.datamodule import ShardDataModule
+from hrgan.training.callbacks import run_dir
 from hrgan.training.module import Pix2PixHDModule
 
 
@@ -66,7 +67,7 @@ class HrganCLI(LightningCLI):
     def after_fit(self) -> None:
         self._finish_loggers()
         if self.trainer.is_global_zero:
-            print(run_summary(Path(self.trainer.log_dir or self.trainer.default_root_dir), self.trainer), flush=True)
+            print(run_summary(run_dir(self.trainer), self.trainer), flush=True)
 
     def after_validate(self) -> None:
         self._finish_loggers()
