@@ -97,7 +97,8 @@ class ProgressiveGrowth(Callback):
         # --ntasks-per-node) shows here instead of as a silent single-process run or a hang.
         print(
             f"rank {trainer.global_rank} of world size {trainer.world_size} (node rank {trainer.node_rank}, "
-            f"local rank {trainer.local_rank}); global batch = per-device batch x {trainer.world_size}",
+            f"local rank {trainer.local_rank}, {type(trainer.strategy.cluster_environment).__name__}); "
+            f"global batch = per-device batch x {trainer.world_size}",
             flush=True,
         )
         self._fix_lengths(trainer, pl_module)

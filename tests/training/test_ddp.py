@@ -37,7 +37,7 @@ def test_two_process_ddp_keeps_replicas_identical_across_a_stage_transition(tmp_
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     for rank in (0, 1):
-        assert f"rank {rank} of world size 2 (node rank 0, local rank {rank})" in result.stdout
+        assert f"rank {rank} of world size 2 (node rank 0, local rank {rank}, LightningEnvironment)" in result.stdout
     ranks = [json.loads((tmp_path / f"probe_rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2] and [r["iteration"] for r in ranks] == [8, 8]
     assert ranks[0]["digest"].keys() == ranks[1]["digest"].keys()

@@ -1,0 +1,69 @@
+"""A real Slurm on this machine: launch/slurm/train.sbatch with 2 tasks on CPU.
+
+tests/launch/local_slurm.sh installs slurm-wlm and munge when absent (root and Debian's packages
+needed; otherwise the tests skip), starts a single-node cluster on 127.0.0.1 and stops it after.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "tests" / "launch" / "local_slurm.sh"
+SCRUB = ("LOCAL_RANK", "NODE_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    if os.geteuid() != 0 or not shutil.which("apt-get") and not shutil.which("slurmctld"):
+        pytest.skip("needs root with Debian's packages, or Slurm installed")
+    folder = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run(["timeout", "-k", "5", "300", "bash", str(SCRIPT), "start", str(folder)], capture_output=True, text=True)
+    if started.returncode != 0 and not shutil.which("slurmctld"):
+        pytest.skip(f"slurm-wlm could not be installed (see {folder}.apt.log)")
+    if started.returncode != 0:
+        subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], check=False)
+        pytest.fail(f"local Slurm did not start: {started.stderr[-2000:]}")
+    env = {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith(("SLURM_", "PYTEST_"))}
+    env.update(SLURM_CONF=str(folder / "slurm.conf"), HRGAN_ACCELERATOR="cpu", WANDB_MODE="offline",
+               PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    yield env
+    subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], check=False)
+
+
+def fit_args(run, stages):
+    args = [
+        "configs/demo.yaml", "--trainer.default_root_dir", str(run), "--trainer.logger", "false",
+        "--trainer.enable_progress_bar", "false", "--data.synthetic.root", str(run / "data"),
+        "--data.synthetic.train", "8", "--data.synthetic.val", "4", "--data.synthetic.size", "[128, 64]",
+        "--data.num_workers", "0", "--model.generator.init_args.ngf", "4", "--model.discriminator.init_args.ndf", "4",
+        "--model.schedule.stages", json.dumps(stages),
+    ]
+    return args
+
+
+def stage(resolution, enhancers, num_d, batch, steps):
+    return {"resolution": resolution, "n_enhancers": enhancers, "num_D": num_d, "batch_size": batch, "steps": steps,
+            "niter_decay": 0, "epochs": None, "fix_global_steps": 0, "fade_in_steps": 0}
+
+
+def sbatch(env, run, *args, wait=True):
+    command = ["sbatch", "--parsable", f"--output={run}/slurm-%j.out", "--ntasks-per-node=2", "--cpus-per-task=1"]
+    command += ["--wait"] if wait else []
+    result = subprocess.run(["timeout", "-k", "10", "300", *command, str(REPO / "launch/slurm/train.sbatch"), *args],
+                            cwd=REPO, env=env, capture_output=True, text=True)
+    return result
+
+
+def test_two_tasks_run_under_slurm(slurm, tmp_path):
+    result = sbatch(slurm, tmp_path, *fit_args(tmp_path, [stage([64, 32], 0, 2, 2, 3), stage([128, 64], 1, 3, 1, 3)]))
+    log = "".join(p.read_text() for p in tmp_path.glob("slurm-*.out"))
+    assert result.returncode == 0, log[-3000:]
+    for rank in (0, 1):
+        assert f"rank {rank} of world size 2 (node rank 0, local rank {rank}, SLURMEnvironment)" in log
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
