@@ -97,7 +97,7 @@ class ProgressiveGrowth(Callback):
         # --ntasks-per-node) shows here instead of as a silent single-process run or a hang.
         print(
             f"rank {trainer.global_rank} of world size {trainer.world_size} (node rank {trainer.node_rank}, "
-            f"local rank {trainer.local_rank}, {type(trainer.strategy.cluster_environment).__name__}); "
+            f"local rank {trainer.local_rank}, {type(getattr(trainer.strategy, 'cluster_environment', None)).__name__}); "
             f"global batch = per-device batch x {trainer.world_size}",
             flush=True,
         )
