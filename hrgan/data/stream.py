@@ -60,7 +60,10 @@ def expand_urls(urls: str | Sequence[str]) -> list[str]:
         if "*" in url and _local_path(url) is not None:
             matches = sorted(glob.glob(str(_local_path(url))))
             if not matches:
-                raise FileNotFoundError(f"no shards match {url}")
+                raise FileNotFoundError(
+                    f"no shards match {url}: write them with 'hrgan shards --layout ... --root DATA --split SPLIT "
+                    f"--out {Path(url).parent}', or point data.train_urls / data.val_urls at yours"
+                )
             expanded += matches
         else:
             expanded.append(url)
