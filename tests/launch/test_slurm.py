@@ -67,3 +67,33 @@ def test_two_tasks_run_under_slurm(slurm, tmp_path):
     for rank in (0, 1):
         assert f"rank {rank} of world size 2 (node rank 0, local rank {rank}, SLURMEnvironment)" in log
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_preemption_requeues_and_resumes(slurm, tmp_path):
+    import time
+
+    import torch
+    import yaml
+
+    config = yaml.safe_load((REPO / "configs/demo.yaml").read_text())
+    for callback in config["trainer"]["callbacks"]:
+        if callback["class_path"].endswith("Checkpoints"):
+            callback["init_args"]["every_n_iterations"] = 5
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
+    args = fit_args(tmp_path, [stage([64, 32], 0, 2, 2, 60)])
+    args[0] = str(tmp_path / "demo.yaml")
+    result = sbatch(slurm, tmp_path, *args, wait=False)
+    assert result.returncode == 0, result.stderr
+    job = result.stdout.strip().split(";")[0]
+    deadline = time.time() + 180
+    while not list((tmp_path / "checkpoints").glob("step=*.ckpt")) and time.time() < deadline:
+        time.sleep(1)
+    assert list((tmp_path / "checkpoints").glob("step=*.ckpt")), (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
+    subprocess.run(["scancel", "--signal=USR1", job], env=slurm, check=True)  # what Slurm sends before the time limit
+    while subprocess.run(["squeue", "-h", "-j", job], env=slurm, capture_output=True, text=True).stdout.strip():
+        assert time.time() < deadline + 180, "the job did not finish after the requeue"
+        time.sleep(2)
+    log = (tmp_path / f"slurm-{job}.out").read_text()
+    assert log.count("rank 0 of world size 2") == 2, log[-3000:]  # ran twice: before and after the requeue
+    state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 60
