@@ -205,6 +205,10 @@ class ShardDataModule(pl.LightningDataModule):
             prefetch_factor=2 if self.num_workers > 0 else None,
         )
 
+    def single_process_loader(self, urls, *, batch_size: int = 4) -> DataLoader:
+        """Every sample of ``urls`` once, read by this process alone (not its rank's share): for reports."""
+        return self._loader(self._stream(urls, train=False, batch_size=batch_size, place=(0, 1)))
+
     def train_dataloader(self) -> DataLoader:
         if self.train_urls is None:
             raise ValueError("no training data: set data.train_urls (or data.synthetic)")

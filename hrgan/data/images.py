@@ -15,14 +15,10 @@ class BadSampleError(ValueError):
 
 def encode_png(array: np.ndarray) -> bytes:
     """uint8 [H, W] (L), uint16 [H, W] (16-bit grey) or uint8 [H, W, 3] (RGB) -> PNG bytes."""
-    if array.dtype == np.uint16:
-        image = Image.fromarray(array)  # mode I;16
-    elif array.dtype == np.uint8:
-        image = Image.fromarray(array)
-    else:
+    if array.dtype not in (np.uint8, np.uint16):  # uint16 becomes PIL mode I;16
         raise TypeError(f"encode_png takes uint8 or uint16 arrays, got {array.dtype}")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

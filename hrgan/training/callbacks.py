@@ -280,15 +280,14 @@ class FidelityReport(Callback):
                 batch = {k: (v.to(pl_module.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
                 yield datamodule.augment(batch, random=False)
 
-        # Rank zero reads all the data itself (place (0, 1)), not its share of it.
-        train = datamodule._loader(datamodule._stream(datamodule.train_urls, train=False, batch_size=4, place=(0, 1)))
+        train = datamodule.single_process_loader(datamodule.train_urls)
         means = class_mean_colours(on_device(train, self.max_train_batches), pl_module.label_nc)
         generator = pl_module.generator_ema or pl_module.generator
 
         def generate(batch):
             return pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
 
-        val = datamodule._loader(datamodule._stream(datamodule.val_urls, train=False, batch_size=4, place=(0, 1)))
+        val = datamodule.single_process_loader(datamodule.val_urls)
         return fidelity_report(on_device(val), generate, means, pl_module.classes.random_appearance)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:

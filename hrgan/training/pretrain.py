@@ -12,7 +12,7 @@ from hrgan.export import FORMAT
 
 
 def _source_state(path: Path) -> dict[str, torch.Tensor]:
-    data = torch.load(path, map_location="cpu", weights_only=False if path.suffix == ".ckpt" else True)
+    data = torch.load(path, map_location="cpu", weights_only=True)  # hrgan checkpoints and exports hold no pickled code
     if isinstance(data, dict) and data.get("format") == FORMAT:
         state = {f"generator.{k}": v for k, v in data["generator"]["state_dict"].items()}
         state.update({f"generator_ema.{k}": v for k, v in data["generator"]["state_dict"].items()})

@@ -263,3 +263,15 @@ def test_validating_a_checkpoint_runs_at_its_stage(tiny_shards, tmp_path):
     tiny_trainer(tmp_path, [Look()], limit_val_batches=None).validate(fresh, data, ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
     assert fresh.growth.stage == 1 and fresh.growth.n_enhancers == 1
     assert shapes and set(shapes) == {(64, 128)}
+
+
+def test_init_from_a_lightning_checkpoint(tiny_shards, tmp_path):
+    from hrgan.training.pretrain import load_matching_weights
+
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    trained = tiny_module(two_stages(2, 1))
+    tiny_trainer(tmp_path, [checkpoint], enable_checkpointing=True).fit(trained, tiny_data(tiny_shards))
+    fresh = tiny_module(two_stages(2, 1))
+    report = load_matching_weights(fresh, tmp_path / "ckpt" / "last.ckpt")
+    assert not report["new"] and not report["skipped"]
+    assert same(snapshot(trained.generator), snapshot(fresh.generator))
