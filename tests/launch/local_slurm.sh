@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A single-node Slurm cluster on 127.0.0.1 for tests: local_slurm.sh start DIR | stop DIR.
+# A Slurm cluster on 127.0.0.1 for tests: local_slurm.sh start DIR [NODES] | stop DIR.
 # start installs Debian's slurm-wlm and munge when absent, writes DIR/slurm.conf, starts munged,
-# slurmctld and slurmd, and waits until the node is idle. stop kills the daemons by their PIDs.
+# slurmctld and one slurmd per node (node1..nodeN: distinct NodeName and port on this one host),
+# and waits until every node is idle. stop cancels the jobs and kills the daemons by their PIDs.
 set -euo pipefail
-action=$1 dir=$2
+action=$1 dir=$2 nodes=${3:-1}
 case "$action" in
 start)
   if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
@@ -23,13 +24,12 @@ SlurmdUser=root
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.socket
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
 SlurmctldPort=16817
-SlurmdPort=16818
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -37,22 +37,32 @@ SelectTypeParameters=CR_CPU
 MinJobAge=2
 ReturnToService=2
 MpiDefault=none
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+  for n in $(seq "$nodes"); do
+    echo "NodeName=node$n NodeHostname=$host NodeAddr=127.0.0.1 Port=$((16817 + n)) CPUs=$(nproc) State=UNKNOWN"
+    mkdir -p "$dir/spool/node$n"
+  done >>"$dir/slurm.conf"
   export SLURM_CONF="$dir/slurm.conf"
   slurmctld -f "$SLURM_CONF"
-  slurmd -f "$SLURM_CONF"
+  for n in $(seq "$nodes"); do slurmd -f "$SLURM_CONF" -N "node$n"; done
   for _ in $(seq 60); do
-    sinfo -h -o %t 2>/dev/null | grep -qx idle && exit 0
+    [ "$(sinfo -h -N -o %t 2>/dev/null | grep -cx idle)" -eq "$nodes" ] && exit 0
     sleep 1
   done
-  echo "the Slurm node did not become idle; see $dir/log" >&2
+  echo "the Slurm nodes did not all become idle; see $dir/log" >&2
   exit 1
   ;;
 stop)
-  for pid in slurmd.pid slurmctld.pid munge.pid; do
-    [ -f "$dir/$pid" ] && kill "$(cat "$dir/$pid")" 2>/dev/null || true
+  # Jobs first: their slurmstepd and tasks outlive a killed slurmd.
+  export SLURM_CONF="$dir/slurm.conf"
+  scancel --full --quiet --user="$(id -un)" 2>/dev/null || true
+  for _ in $(seq 30); do
+    [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+    sleep 1
+  done
+  for pid in "$dir"/slurmd-*.pid "$dir/slurmctld.pid" "$dir/munge.pid"; do
+    [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
   done
   ;;
 esac
