@@ -85,9 +85,12 @@ class ProgressiveGrowth(Callback):
         self._applied = growth.stage
         schedule = pl_module.schedule
         w, h = growth.resolution
+        global_batch = growth.batch_size * trainer.world_size
+        scale = pl_module.batch_lr_scale(global_batch)
         rank_zero_info(
             f"stage {growth.stage + 1}/{len(schedule.stages)}: {w}x{h}, {growth.n_enhancers} local enhancer(s), "
-            f"{growth.num_D} discriminator scales, batch {growth.batch_size} per device, "
+            f"{growth.num_D} discriminator scales, batch {growth.batch_size} per device x {trainer.world_size} = "
+            f"{global_batch} global" + (f" (learning rates x{scale:g}, linear rule)" if scale != 1 else "") + ", "
             f"iterations {schedule.start(growth.stage)}-{schedule.start(growth.stage + 1) - 1} of {schedule.total_steps}"
             + (f" (resuming at {self.iteration})" if self.iteration > schedule.start(growth.stage) else "")
         )
@@ -128,7 +131,7 @@ class ProgressiveGrowth(Callback):
             return
         pl_module.growth = growth
         pl_module.iteration = self.iteration
-        pl_module.set_lr_factor(growth.lr_factor)
+        pl_module.set_lr_factor(growth.lr_factor, global_batch=growth.batch_size * trainer.world_size)
         self._last_time = time.perf_counter()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:

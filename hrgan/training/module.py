@@ -72,6 +72,9 @@ class Pix2PixHDModule(pl.LightningModule):
         lambda_l1: weight of an L1 term against the real photo (pix2pix-style; 0 in pix2pixHD).
         lr_G: generator (and encoder) learning rate.
         lr_D: discriminator learning rate (TTUR when different).
+        lr_reference_batch: linear learning-rate scaling (off when None): ``lr_G`` and ``lr_D`` are the
+            rates for a global batch of this many samples, and are scaled by global batch / this, where
+            the global batch is the stage's per-device batch x world size.
         beta1: Adam beta1.
         beta2: Adam beta2.
         ema_decay: EMA of the generator weights for validation and export (0: off).
@@ -102,6 +105,7 @@ class Pix2PixHDModule(pl.LightningModule):
         lambda_l1: float = 0.0,
         lr_G: float = 2e-4,
         lr_D: float = 2e-4,
+        lr_reference_batch: int | None = None,
         beta1: float = 0.5,
         beta2: float = 0.999,
         ema_decay: float = 0.999,
@@ -245,8 +249,15 @@ class Pix2PixHDModule(pl.LightningModule):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_D, betas=betas, fused=fused or None)
         return [opt_g, opt_d]
 
-    def set_lr_factor(self, factor: float) -> None:
-        """Scale both learning rates (called every step by the schedule)."""
+    def batch_lr_scale(self, global_batch: int) -> float:
+        """The linear scaling rule's factor for a global batch (1 when ``lr_reference_batch`` is None)."""
+        reference = self.hparams.lr_reference_batch
+        return 1.0 if reference is None else global_batch / reference
+
+    def set_lr_factor(self, factor: float, global_batch: int | None = None) -> None:
+        """Scale both learning rates (called every step by the schedule), with the linear rule when set."""
+        if global_batch is not None:
+            factor *= self.batch_lr_scale(global_batch)
         for optimizer, base in zip(self.optimizers(use_pl_optimizer=False), (self.hparams.lr_G, self.hparams.lr_D), strict=True):
             for group in optimizer.param_groups:
                 group["lr"] = base * factor

@@ -1,4 +1,4 @@
-"""Two CPU processes under Lightning's DDP (gloo), started as a user would: ``hrgan fit`` in a subprocess."""
+"""Two CPU processes under Lightning's DDP (gloo), started as a user would: launch/local/train.sh in a subprocess."""
 
 import json
 import os
@@ -12,7 +12,8 @@ SCRUB = ("LOCAL_RANK", "NODE_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER
 
 def clean_env():
     env = {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith(("SLURM_", "PYTEST_"))}
-    env["WANDB_MODE"] = "offline"
+    env.update(WANDB_MODE="offline", HRGAN_ACCELERATOR="cpu", HRGAN_DEVICES="2",
+               PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", PYTHONPATH=str(REPO))  # REPO: the probe
     return env
 
 
@@ -23,14 +24,13 @@ def test_two_process_ddp_keeps_replicas_identical_across_a_stage_transition(tmp_
          "fix_global_steps": 2, "fade_in_steps": 2, "epochs": None},
     ]
     command = [
-        sys.executable, "-m", "hrgan.cli", "fit", "--config", "configs/demo.yaml",
-        "--trainer.default_root_dir", str(tmp_path), "--trainer.accelerator", "cpu", "--trainer.devices", "2",
-        "--trainer.strategy", "ddp_find_unused_parameters_true", "--trainer.logger", "false",
+        "bash", "launch/local/train.sh", "configs/demo.yaml",
+        "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false",
         "--trainer.enable_progress_bar", "false", "--trainer.callbacks+=tests.training.ddp_probe.Probe",
         "--data.synthetic.root", str(tmp_path / "data"), "--data.synthetic.train", "8", "--data.synthetic.val", "4",
         "--data.synthetic.size", "[128, 64]", "--data.num_workers", "0",
         "--model.generator.init_args.ngf", "4", "--model.discriminator.init_args.ndf", "4",
-        "--model.schedule.stages", json.dumps(stages),
+        "--model.schedule.stages", json.dumps(stages), "--model.lr_reference_batch", "2",
     ]
     # A rank stuck in a collective ignores SIGTERM under Lightning: kill hard after the grace period.
     result = subprocess.run(["timeout", "-k", "10", "300", *command], cwd=REPO, env=clean_env(),
@@ -47,5 +47,8 @@ def test_two_process_ddp_keeps_replicas_identical_across_a_stage_transition(tmp_
     for first, last in ((0, 8), (8, 12)):
         a, b = set(ranks[0]["keys"][first:last]), set(ranks[1]["keys"][first:last])
         assert a and b and not a & b
+    # linear scaling: global batch 2x2 = 4 against 2 doubles the rates in stage 1; 1x2 = 2 keeps them in stage 2
+    lr_g, lr_d = 5e-4, 2e-4  # configs/demo.yaml
+    assert ranks[0]["lrs"] == {"0": [[2 * lr_g, 2 * lr_d]], "1": [[lr_g, lr_d]]}
     checkpoints = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert checkpoints == ["last.ckpt"]  # written once, by rank zero
