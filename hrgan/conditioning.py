@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -15,14 +16,27 @@ def _as_label_batch(label: torch.Tensor, name: str) -> torch.Tensor:
     return label
 
 
-def check_label_values(label: torch.Tensor, label_nc: int, *, ignore_index: int | None = None) -> None:
-    """Raise ``ValueError`` listing every label value outside [0, label_nc) other than ``ignore_index``."""
+def invalid_label_values(label: torch.Tensor | np.ndarray, label_nc: int, *, ignore_index: int | None = None) -> list[int]:
+    """The distinct values of a label map (tensor or array) outside [0, label_nc), ``ignore_index`` excepted."""
     bad = (label < 0) | (label >= label_nc)
     if ignore_index is not None:
         bad &= label != ignore_index
-    if bool(bad.any()):
-        values = torch.unique(label[bad]).tolist()
-        shown = ", ".join(str(v) for v in values[:20]) + (" ..." if len(values) > 20 else "")
+    if not bool(bad.any()):
+        return []
+    values = torch.unique(label[bad]) if isinstance(label, torch.Tensor) else np.unique(label[bad])
+    return [int(v) for v in values.tolist()]
+
+
+def format_values(values: list[int], limit: int = 20) -> str:
+    """``1, 2, 3 ...``: at most ``limit`` values."""
+    return ", ".join(str(v) for v in values[:limit]) + (" ..." if len(values) > limit else "")
+
+
+def check_label_values(label: torch.Tensor, label_nc: int, *, ignore_index: int | None = None) -> None:
+    """Raise ``ValueError`` listing every label value outside [0, label_nc) other than ``ignore_index``."""
+    values = invalid_label_values(label, label_nc, ignore_index=ignore_index)
+    if values:
+        shown = format_values(values)
         hint = "raise label_nc to cover them" + ("" if ignore_index is not None else ", or set ignore_index (e.g. 255)")
         raise ValueError(f"label map has values outside [0, {label_nc}): {shown}; {hint}")
 

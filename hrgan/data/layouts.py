@@ -55,7 +55,7 @@ def sample_key(path: Path, root: Path | None = None, *, suffixes: tuple[str, ...
     return stem
 
 
-def _list_images(pattern_or_dir: Path | str) -> list[Path]:
+def list_images(pattern_or_dir: Path | str) -> list[Path]:
     """Image files in a folder (recursive) or matching a glob (``**`` allowed)."""
     path = Path(pattern_or_dir)
     if path.is_dir():
@@ -132,22 +132,22 @@ def find_samples(
     """
     root = Path(root)
     if layout == "pix2pixhd":
-        label_files = _list_images(root / f"{split}_label")
+        label_files = list_images(root / f"{split}_label")
         inst_dir, img_dir = root / f"{split}_inst", root / f"{split}_img"
-        inst_files = _list_images(inst_dir) if inst_dir.is_dir() else []
-        img_files = _list_images(img_dir) if img_dir.is_dir() else []
+        inst_files = list_images(inst_dir) if inst_dir.is_dir() else []
+        img_files = list_images(img_dir) if img_dir.is_dir() else []
         where = root / f"{split}_label"
     elif layout == "cityscapes":
-        label_files = _list_images(root / "gtFine" / split / "*" / "*_gtFine_labelIds.png")
-        inst_files = _list_images(root / "gtFine" / split / "*" / "*_gtFine_instanceIds.png")
-        img_files = _list_images(root / "leftImg8bit" / split / "*" / "*_leftImg8bit.png")
+        label_files = list_images(root / "gtFine" / split / "*" / "*_gtFine_labelIds.png")
+        inst_files = list_images(root / "gtFine" / split / "*" / "*_gtFine_instanceIds.png")
+        img_files = list_images(root / "leftImg8bit" / split / "*" / "*_leftImg8bit.png")
         where = root / "gtFine" / split
     elif layout == "folders":
         if not labels:
             raise ValueError("the 'folders' layout needs a labels folder or glob (--labels)")
 
         def resolve(pattern: str | None) -> list[Path]:
-            return _list_images(root / pattern.replace("{split}", split)) if pattern else []
+            return list_images(root / pattern.replace("{split}", split)) if pattern else []
 
         label_files, inst_files, img_files = resolve(labels), resolve(instances), resolve(images)
         where = root / labels.replace("{split}", split)

@@ -30,6 +30,7 @@ import webdataset as wds
 from tqdm import tqdm
 
 from hrgan import __version__
+from hrgan.conditioning import invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
 from hrgan.data.layouts import LAYOUTS, SampleFiles, Unpaired, find_samples
 from hrgan.data.palette import Palette
@@ -64,11 +65,8 @@ def _read(path: Path) -> bytes:
 
 
 def _check_labels(label: np.ndarray, options: ShardOptions, source: Path) -> None:
-    bad = (label < 0) | (label >= options.label_nc)
-    if options.ignore_index is not None:
-        bad &= label != options.ignore_index
-    if bad.any():
-        values = np.unique(label[bad]).tolist()
+    values = invalid_label_values(label, options.label_nc, ignore_index=options.ignore_index)
+    if values:
         raise BadSampleError(
             f"{source}: label values outside [0, {options.label_nc}): {values[:20]}"
             + ("" if options.ignore_index is not None else " (set --ignore-index for an 'unlabeled' value)")
