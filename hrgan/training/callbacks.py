@@ -16,7 +16,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from hrgan.conditioning import instance_edges
-from hrgan.export import network_spec, save_export
+from hrgan.export import save_export
 from hrgan.training.schedule import GrowthState
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 
@@ -226,29 +226,9 @@ class InferenceExport(Callback):
     def __init__(self, filename: str = "export.pt") -> None:
         self.filename = filename
 
-    @staticmethod
-    def build(pl_module) -> dict:
-        growth = pl_module.current_growth()
-        weights = (pl_module.generator_ema or pl_module.generator).state_dict()
-        export = {
-            "generator": network_spec(pl_module.generator, weights),
-            "encoder": network_spec(pl_module.encoder) if pl_module.encoder is not None else None,
-            "ema": pl_module.generator_ema is not None,
-            "label_nc": pl_module.label_nc,
-            "ignore_index": pl_module.ignore_index,
-            "use_instance_edges": pl_module.use_instance_edges,
-            "feat_num": pl_module.feat_num,
-            "n_active_enhancers": growth.n_enhancers,
-            "resolution": list(growth.resolution),
-            "classes": {"names": pl_module.classes.names, "colors": pl_module.classes.colors},
-            "iteration": pl_module.iteration,
-            "styles": None,
-        }
-        return export
-
     @rank_zero_only
     def write(self, trainer: pl.Trainer, pl_module) -> Path:
-        path = save_export(run_dir(trainer) / self.filename, self.build(pl_module))
+        path = save_export(run_dir(trainer) / self.filename, pl_module.inference_export())
         return path
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module, checkpoint: dict) -> None:

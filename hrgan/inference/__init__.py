@@ -1,0 +1,1 @@
+"""Inference: trained generators applied to label maps (``hrgan infer``, styles, export)."""

@@ -1,0 +1,121 @@
+"""A trained generator ready for label maps of any size: padding to the network's multiple, precision, styles."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+import torch.nn.functional as F
+
+from hrgan.conditioning import build_generator_input
+from hrgan.export import build_network
+from hrgan.inference.model import load_inference_export
+from hrgan.inference.styles import StyleBank
+from hrgan.models import Pix2PixHDGenerator, instance_average_pool
+
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad [B, C, H, W] at the bottom and right to multiples of ``multiple``, at least two of them
+    (the bottleneck's reflection padding needs 2 pixels), by reflection, or by edge replication
+    where the image is too small to reflect."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (max(-(-n // multiple), 2) * multiple - n for n in (h, w))
+    if not pad_h and not pad_w:
+        return x
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+class Synthesizer:
+    """The generator (and encoder) of an inference export on one device.
+
+    Args:
+        export: from ``load_inference_export``.
+        device: ``cpu``, ``cuda``, ``cuda:1``...
+        precision: ``32``, ``bf16`` or ``16`` (autocast; outputs are float32).
+    """
+
+    def __init__(self, export: dict, *, device: str | torch.device = "cpu", precision: str = "32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        self.export = export
+        self.device = torch.device(device)
+        self.dtype = PRECISIONS[precision]
+        self.generator = build_network(export["generator"]).to(self.device).requires_grad_(False)
+        encoder = export.get("encoder")
+        self.encoder = build_network(encoder).to(self.device).requires_grad_(False) if encoder else None
+        self.label_nc: int = export["label_nc"]
+        self.ignore_index: int | None = export.get("ignore_index")
+        self.use_instance_edges: bool = export["use_instance_edges"]
+        self.feat_num: int = export.get("feat_num", 0)
+        self.n_active_enhancers: int = export.get("n_active_enhancers", 0)
+        self.styles = StyleBank.from_export(export.get("styles"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs) -> Synthesizer:
+        """From an export or a Lightning checkpoint (EMA weights when present)."""
+        return cls(load_inference_export(path), **kwargs)
+
+    @property
+    def size_multiple(self) -> int:
+        """Input sizes the network takes without padding are multiples of this."""
+        if isinstance(self.generator, Pix2PixHDGenerator):
+            return 2 ** (self.generator.init_args["n_downsample_global"] + self.n_active_enhancers)
+        return self.generator.size_multiple
+
+    @property
+    def palette(self) -> list[list[int]]:
+        return self.export["classes"]["colors"]
+
+    def _autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    @torch.inference_mode()
+    def encode(self, photo: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        """Instance-wise features [B, F, H, W] of photos [B, 3, H, W] in [-1, 1] over instance maps [B, H, W]."""
+        if self.encoder is None:
+            raise ValueError("this model has no instance-feature encoder (feat_num 0)")
+        photo, instance = photo.to(self.device), instance.to(self.device)
+        h, w = photo.shape[-2:]
+        padded = pad_to_multiple(photo, 2 ** self.encoder.init_args["n_downsample"])
+        with self._autocast():
+            raw = self.encoder.backbone(padded)[..., :h, :w].float()
+        return instance_average_pool(raw, instance.long())
+
+    @torch.inference_mode()
+    def __call__(
+        self, label: torch.Tensor, instance: torch.Tensor | None = None, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Photos [B, 3, H, W] (float32 in [-1, 1]) for label maps [B, H, W] of any size.
+
+        Args:
+            label: integer class ids (validated: bad values raise ``ValueError`` listing them).
+            instance: instance ids; for a model trained with instance edges, None gives an
+                all-zero edge channel (``--no-instances``).
+            features: [B, feat_num, H, W] instance features, required when the model has an encoder.
+        """
+        label = label.to(self.device)
+        if self.feat_num and features is None:
+            raise ValueError(f"this model takes {self.feat_num} instance-feature channels: pass features (a style)")
+        if self.use_instance_edges and instance is None:
+            instance = torch.zeros_like(label)  # a constant map has no edges
+        x = build_generator_input(
+            label,
+            label_nc=self.label_nc,
+            instance=instance.to(self.device) if self.use_instance_edges else None,
+            ignore_index=self.ignore_index,
+            features=features.to(self.device) if self.feat_num else None,
+        )
+        h, w = x.shape[-2:]
+        x = pad_to_multiple(x, self.size_multiple)
+        with self._autocast():
+            if isinstance(self.generator, Pix2PixHDGenerator):
+                out = self.generator(x, n_active_enhancers=self.n_active_enhancers)
+            else:
+                out = self.generator(x)
+        return out[..., :h, :w].float()
