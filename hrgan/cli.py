@@ -13,6 +13,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("hrgan.training.cli", "validate a checkpoint (hrgan validate --config X --ckpt_path CKPT)"),
     "synth": ("hrgan.data.synthetic", "write synthetic street scenes (label, instance, photo) at any size"),
     "shards": ("hrgan.data.shards", "validate paired files and write WebDataset shards with a manifest"),
+    "infer": ("hrgan.infer", "label maps to photos with a trained model, any size (files, folders, globs or shards)"),
+    "encode-features": ("hrgan.encode_features", "cluster instance features per class into an export's styles"),
+    "import-pix2pixhd": ("hrgan.import_pix2pixhd", "turn NVIDIA pix2pixHD generator weights into an hrgan export"),
+    "export": ("hrgan.export_generator", "the generator as TorchScript or ONNX"),
     "env": ("hrgan.envinfo", "show versions, devices, and whether pretrained weights are found locally"),
     "selftest": ("hrgan.selftest", "train a tiny model through the real pipeline (checks an install or a GPU node)"),
 }
@@ -30,6 +34,7 @@ examples:
   hrgan fit --config configs/demo.yaml
   hrgan fit --config configs/demo.yaml --ckpt_path last        # resume
   hrgan validate --config configs/demo.yaml --ckpt_path runs/demo/checkpoints/last.ckpt
+  hrgan infer --checkpoint runs/demo/export.pt --labels maps/ --instances insts/ --out photos/
 
 Run 'hrgan COMMAND --help' for a command's options.
 """

@@ -3,7 +3,7 @@
 from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
 from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
 from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator
-from hrgan.models.official import convert_pix2pixhd_state_dict, detect_pix2pixhd_network
+from hrgan.models.official import build_from_pix2pixhd, convert_pix2pixhd_state_dict, detect_pix2pixhd_network
 from hrgan.models.vgg import VGG19Features
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "PatchDiscriminator",
     "Pix2PixHDGenerator",
     "VGG19Features",
+    "build_from_pix2pixhd",
     "convert_pix2pixhd_state_dict",
     "detect_pix2pixhd_network",
     "instance_average_pool",

@@ -22,6 +22,9 @@ from collections.abc import Mapping
 
 import torch
 
+from hrgan.models.encoder import InstanceFeatureEncoder
+from hrgan.models.generator import GlobalGenerator, Pix2PixHDGenerator
+
 NETWORKS = ("global", "local", "discriminator", "encoder")
 
 _SEQ_KEY = re.compile(r"^model\.(\d+)\.(.+)$")
@@ -140,3 +143,38 @@ def convert_pix2pixhd_state_dict(
         unknown = [k for k in state_dict if not pattern.match(k)]
         raise ValueError(f"keys not part of an official {network} network: {unknown[:10]}")
     return converted
+
+
+def _count(state: Mapping[str, torch.Tensor], pattern: str) -> int:
+    found = {m.group(1) for k in state if (m := re.match(pattern, k))}
+    return len(found)
+
+
+def build_from_pix2pixhd(state_dict: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    """Our network for an official generator (global or local) or encoder state dict, sizes read off
+    its tensors, loaded with ``strict=True`` (so any disagreement raises)."""
+    state_dict = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    network = detect_pix2pixhd_network(state_dict)
+    state = convert_pix2pixhd_state_dict(state_dict, network=network)
+    if network == "global":
+        stem, head = state["stem.1.weight"], state["head.1.weight"]
+        module = GlobalGenerator(in_channels=stem.shape[1], out_channels=head.shape[0], ngf=stem.shape[0],
+                                 n_downsample=_count(state, r"^down\.(\d+)\."), n_blocks=_count(state, r"^blocks\.(\d+)\."))
+    elif network == "encoder":
+        stem, head = state["backbone.stem.1.weight"], state["backbone.head.1.weight"]
+        module = InstanceFeatureEncoder(in_channels=stem.shape[1], feat_num=head.shape[0], nef=stem.shape[0],
+                                        n_downsample=_count(state, r"^backbone\.down\.(\d+)\."))
+    elif network == "local":
+        n_local = _count(state, r"^enhancers\.(\d+)\.")
+        finest = f"enhancers.{n_local - 1}."
+        stem, head = state[finest + "stem.1.weight"], state[finest + "head.1.weight"]
+        module = Pix2PixHDGenerator(
+            in_channels=stem.shape[1], out_channels=head.shape[0], ngf=stem.shape[0],
+            n_downsample_global=_count(state, r"^global_generator\.down\.(\d+)\."),
+            n_blocks_global=_count(state, r"^global_generator\.blocks\.(\d+)\."),
+            n_local_enhancers=n_local, n_blocks_local=_count(state, r"^enhancers\.0\.blocks\.(\d+)\."),
+        )
+    else:
+        raise ValueError(f"a pix2pixHD {network} state dict is not a generator or an encoder")
+    module.load_state_dict(state, strict=True)
+    return module.eval()

@@ -1,0 +1,103 @@
+"""hrgan export: the generator alone as TorchScript or ONNX, for serving without hrgan.
+
+The exported network takes the conditioning tensor [B, C, H, W] (one-hot labels,
+then the instance-edge channel, then instance features: C = label_nc + edges +
+feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
+multiples of the size multiple printed here and stored with the file (TorchScript:
+the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
+batch, height and width. 'hrgan infer' does the padding and conditioning for you.
+
+examples:
+  hrgan export --checkpoint runs/demo/export.pt --format torchscript --out generator.pt
+  hrgan export --checkpoint runs/demo/checkpoints/last.ckpt --format onnx --out generator.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from hrgan.inference.synthesizer import Synthesizer
+from hrgan.io import write_bytes_atomic
+from hrgan.models import Pix2PixHDGenerator
+
+
+class FixedGenerator(nn.Module):
+    """The generator with its number of active enhancers fixed: conditioning -> image."""
+
+    def __init__(self, generator: nn.Module, n_active_enhancers: int) -> None:
+        super().__init__()
+        self.generator, self.n_active_enhancers = generator, n_active_enhancers
+
+    def forward(self, condition: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.generator, Pix2PixHDGenerator):
+            return self.generator(condition, n_active_enhancers=self.n_active_enhancers)
+        return self.generator(condition)
+
+
+def describe(synth: Synthesizer) -> dict:
+    """What a user of the exported file needs to build its input."""
+    return {
+        "input": "one-hot labels, then the instance-edge channel (if use_instance_edges), then instance features",
+        "label_nc": synth.label_nc, "use_instance_edges": synth.use_instance_edges, "feat_num": synth.feat_num,
+        "ignore_index": synth.ignore_index, "size_multiple": synth.size_multiple,
+        "in_channels": synth.generator.init_args["in_channels"], "classes": synth.export["classes"]["names"],
+    }
+
+
+def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
+    """Trace the generator on a small example and write it atomically as ``torchscript`` or ``onnx``."""
+    network = FixedGenerator(synth.generator, synth.n_active_enhancers).eval()
+    meta = describe(synth)
+    m = synth.size_multiple
+    example = torch.zeros(1, meta["in_channels"], 2 * m, 2 * m, device=synth.device)
+    buffer = io.BytesIO()
+    with torch.no_grad():
+        if fmt == "torchscript":
+            traced = torch.jit.trace(network, example)
+            torch.jit.save(traced, buffer, _extra_files={"hrgan.json": json.dumps(meta)})
+        elif fmt == "onnx":
+            import onnx  # needs the onnx package (pip install onnx)
+
+            axes = {0: "batch", 2: "height", 3: "width"}
+            torch.onnx.export(network, (example,), buffer, input_names=["condition"], output_names=["image"],
+                              dynamic_axes={"condition": axes, "image": axes}, opset_version=17, dynamo=False)
+            model = onnx.load_from_string(buffer.getvalue())
+            for key, value in meta.items():
+                model.metadata_props.add(key=key, value=json.dumps(value))
+            buffer = io.BytesIO(model.SerializeToString())
+        else:
+            raise ValueError(f"format must be torchscript or onnx, got {fmt!r}")
+    return write_bytes_atomic(out, buffer.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hrgan export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True, help="export.pt or a Lightning checkpoint (EMA weights when present)")
+    parser.add_argument("--format", choices=("torchscript", "onnx"), required=True, help="output format")
+    parser.add_argument("--out", type=Path, required=True, help="file to write")
+    parser.add_argument("--device", default="cpu", help="device to trace on (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        synth = Synthesizer.load(args.checkpoint, device=args.device)
+        path = export_generator(synth, args.format, args.out)
+    except ImportError as error:
+        print(f"hrgan export: ONNX export needs the onnx package: pip install onnx ({error})", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as error:
+        print(f"hrgan export: {error}", file=sys.stderr)
+        return 2
+    meta = describe(synth)
+    print(f"{path}: input [B, {meta['in_channels']}, H, W] with H and W multiples of {meta['size_multiple']}, "
+          f"output [B, 3, H, W] in [-1, 1]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
