@@ -1,0 +1,201 @@
+"""Full training-step throughput: hrgan's LightningModule against a plain eager loop of the same networks and losses.
+
+    python benchmarks/train_step.py                                  # CPU, 512x256, batch 1, fp32, global ngf 64
+    python benchmarks/train_step.py --device cuda --size 1024x512 --precision bf16 --batch 8
+    python benchmarks/train_step.py --device cuda --size 2048x1024 --enhancers 1 --ngf 32 --precision bf16
+
+One step = G forward, the discriminator on real and fake (3 passes over num_D
+scales), GAN + feature-matching + VGG losses, both backward passes and both Adam
+steps (plus the generator EMA with --ema-decay 0.999; the eager loop has none). "ours" runs Pix2PixHDModule under a Lightning Trainer (what `hrgan fit`
+runs, data already in memory); "eager" is a hand-written loop of the official
+order with the same networks. Warm-up steps, then the median (min, max) of
+--repeats timed steps. FLOPs per sample come from torch.utils.flop_counter on one
+eager step; MFU divides achieved FLOP/s by --peak-tflops (default: the device's
+dense bf16/fp32 peak from a small table, none on CPU). VGG19 has random weights
+(speed only). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pytorch_lightning as pl  # noqa: E402
+
+from hrgan.conditioning import build_generator_input  # noqa: E402
+from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
+from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator  # noqa: E402
+from hrgan.training.module import Pix2PixHDModule  # noqa: E402
+from hrgan.training.schedule import ProgressiveSchedule, Stage  # noqa: E402
+
+LABEL_NC = 35
+# Dense peak TFLOP/s (bf16, fp32 without TF32) from the vendors' data sheets.
+PEAKS = {"H200": (989.0, 67.0), "H100": (989.0, 67.0), "A100": (312.0, 19.5), "L40S": (362.0, 91.6)}
+
+
+def networks(args) -> tuple[Pix2PixHDGenerator, MultiscaleDiscriminator]:
+    generator = Pix2PixHDGenerator(in_channels=LABEL_NC + 1, ngf=args.ngf, n_local_enhancers=args.enhancers,
+                                   keep_coarse_heads=args.enhancers > 0)
+    discriminator = MultiscaleDiscriminator(in_channels=LABEL_NC + 1 + 3, ndf=64, n_layers=3, num_D=args.num_d)
+    return generator, discriminator
+
+
+def random_batch(args, device) -> dict:
+    width, height = args.size
+    g = torch.Generator().manual_seed(0)
+    return {
+        "label": torch.randint(0, LABEL_NC, (args.batch, height, width), generator=g).to(device),
+        "inst": torch.randint(0, 30, (args.batch, height, width), generator=g, dtype=torch.int32).to(device),
+        "image": (torch.rand(args.batch, 3, height, width, generator=g) * 2 - 1).to(device),
+    }
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+class StepTimer(pl.Callback):
+    def __init__(self, device: str) -> None:
+        self.device, self.times, self._start = device, [], 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        sync(self.device)
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        sync(self.device)
+        self.times.append(time.perf_counter() - self._start)
+
+
+def time_ours(args, device: str) -> list[float]:
+    generator, discriminator = networks(args)
+    steps = args.warmup + args.repeats
+    stage = Stage(resolution=args.size, n_enhancers=args.enhancers, num_D=args.num_d, batch_size=args.batch, steps=steps)
+    module = Pix2PixHDModule(
+        generator=generator, discriminator=discriminator, label_nc=LABEL_NC, schedule=ProgressiveSchedule([stage]),
+        use_vgg_loss=args.vgg, vgg_weights="random", channels_last=args.channels_last, ema_decay=args.ema_decay,
+    )
+    batch = random_batch(args, "cpu")
+    timer = StepTimer(device)
+    trainer = pl.Trainer(
+        accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_steps=2 * steps, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+        precision="bf16-mixed" if args.precision == "bf16" else "32-true", callbacks=[timer], num_sanity_val_steps=0,
+    )
+    trainer.fit(module, torch.utils.data.DataLoader([batch] * (steps + 1), batch_size=None))
+    return timer.times[args.warmup :]
+
+
+def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args):
+    """pix2pixHD's order: D on the detached fake and the real, D step; D on the fake, G losses, G step."""
+    with torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        cond = build_generator_input(batch["label"], label_nc=LABEL_NC, instance=batch["inst"])
+        real = batch["image"]
+        fake = G(cond, n_active_enhancers=args.enhancers)
+        d_fake = D(torch.cat([cond, fake.detach()], 1))
+        d_real = D(torch.cat([cond, real], 1))
+        loss_d = 0.5 * (gan(d_fake, target_real=False) + gan(d_real, target_real=True))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    with torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        d_fake = D(torch.cat([cond, fake], 1))
+        loss_g = gan(d_fake, target_real=True, for_discriminator=False)
+        loss_g = loss_g + 10 * feature_matching_loss(d_fake, [[f.detach() for f in scale] for scale in d_real])
+        if vgg is not None:
+            loss_g = loss_g + 10 * vgg(fake, real)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_g.detach()
+
+
+def time_eager(args, device: str) -> tuple[list[float], float]:
+    G, D = (n.to(device) for n in networks(args))
+    vgg = VGGLoss(weights="random").to(device) if args.vgg else None
+    gan = GANLoss("lsgan")
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    batch = random_batch(args, device)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args)
+    flops = counter.get_total_flops() / args.batch
+    times = []
+    for i in range(args.warmup + args.repeats):
+        sync(device)
+        start = time.perf_counter()
+        eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args)
+        sync(device)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    return times, flops
+
+
+def summary(times: list[float], batch: int) -> dict:
+    median = statistics.median(times)
+    return {"img_per_s": round(batch / median, 4), "s_per_step": {
+        "median": round(median, 4), "min": round(min(times), 4), "max": round(max(times), 4)}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--size", type=lambda t: tuple(int(v) for v in t.split("x")), default=(512, 256), help="WIDTHxHEIGHT")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--precision", choices=("32", "bf16"), default="32")
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--enhancers", type=int, default=0)
+    parser.add_argument("--num-d", type=int, default=3)
+    parser.add_argument("--no-vgg", dest="vgg", action="store_false")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--ema-decay", type=float, default=0.0, help="ours with the generator EMA (0: off, as the eager loop)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-eager", action="store_true", help="time only ours (FLOPs are then not counted)")
+    parser.add_argument("--peak-tflops", type=float, help="device peak for MFU (default: from the table, GPUs only)")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.backends.cudnn.benchmark = True
+    device = args.device
+    ours = time_ours(args, device)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_cuda = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
+    result = {"config": {k: v for k, v in vars(args).items() if k not in ("peak_tflops",)}, "ours": summary(ours, args.batch)}
+    if device.startswith("cuda"):
+        name = torch.cuda.get_device_name()
+        result["hardware"] = name
+        result["ours"]["peak_mem_gib"] = round(peak_cuda, 2)
+        peak = args.peak_tflops or next((p[0 if args.precision == "bf16" else 1] for k, p in PEAKS.items() if k in name), None)
+    else:
+        result["hardware"] = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+        result["ours"]["peak_rss_mib"] = round(peak_rss, 1)
+        peak = args.peak_tflops
+    if not args.skip_eager:
+        eager, flops = time_eager(args, device)
+        result["eager"] = summary(eager, args.batch)
+        result["ours_over_eager_time"] = round(statistics.median(ours) / statistics.median(eager), 3)
+        result["gflop_per_sample"] = round(flops / 1e9, 1)
+        achieved = flops * result["ours"]["img_per_s"] / 1e12
+        result["achieved_tflops"] = round(achieved, 3)
+        result["mfu"] = round(achieved / peak, 4) if peak else None
+    result["torch"] = torch.__version__
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
