@@ -63,8 +63,8 @@ class Summary:
     failed: list[Failed] = field(default_factory=list)
 
     def report(self, out: Path) -> str:
-        lines = [f"written {self.written}, skipped {self.skipped} (output exists; --overwrite replaces), "
-                 f"failed {len(self.failed)}; outputs in {out}"]
+        hint = " (outputs exist; --overwrite replaces them)" if self.skipped else ""
+        lines = [f"written {self.written}, skipped {self.skipped}{hint}, failed {len(self.failed)}; outputs in {out}"]
         lines += [f"  failed: {f.reason}" if f.source in f.reason else f"  failed: {f.source}: {f.reason}" for f in self.failed]
         return "\n".join(lines)
 

@@ -337,6 +337,7 @@ class Pix2PixHDModule(pl.LightningModule):
 
     def configure_callbacks(self):
         from hrgan.training.callbacks import ProgressiveGrowth
+        from hrgan.training.preemption import SlurmRequeue
 
-        return [ProgressiveGrowth()]
+        return [ProgressiveGrowth(), SlurmRequeue()]
 

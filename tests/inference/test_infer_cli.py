@@ -41,7 +41,7 @@ def test_existing_outputs_are_kept_unless_overwrite(trained, odd_maps, tmp_path,
     first.write_bytes(b"mine")
     assert run(trained, tmp_path, *folders(odd_maps)) == 0
     assert first.read_bytes() == b"mine"
-    assert "written 0, skipped 3" in capsys.readouterr().out
+    assert "written 0, skipped 3 (outputs exist; --overwrite replaces them)" in capsys.readouterr().out
     assert run(trained, tmp_path, *folders(odd_maps), "--overwrite") == 0
     assert png_size(first) == (70, 45)
 

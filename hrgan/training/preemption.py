@@ -1,0 +1,58 @@
+"""Slurm preemption under DDP: save and requeue at a step boundary that every rank reaches together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.environments import SLURMEnvironment
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.trainer.connectors.checkpoint_connector import _CheckpointConnector
+from pytorch_lightning.utilities import rank_zero_info
+
+
+class SlurmRequeue(Callback):
+    """On Slurm's warning signal (``--signal=SIGUSR1@120``): save an hpc checkpoint, requeue, stop.
+
+    Lightning's own handler saves inside the signal handler, so under DDP each rank
+    enters the checkpoint barrier wherever the signal caught it, possibly while the
+    other rank waits in a gradient all-reduce; the job then hangs (seen in
+    tests/launch/test_slurm.py). Here the handler only sets a flag. After every
+    training batch the ranks combine their flags with one all-reduce, then all save
+    together and rank zero runs ``scontrol requeue``. Installing our handler first
+    makes Lightning skip its own. Outside Slurm (or with auto_requeue off) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.requested = False
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        environment = getattr(trainer.strategy, "cluster_environment", None)
+        if stage != "fit" or not isinstance(environment, SLURMEnvironment) or not environment.auto_requeue:
+            return
+        signal.signal(environment.requeue_signal or signal.SIGUSR1, self._flag)
+        self.active = True
+
+    def _flag(self, signum, frame) -> None:
+        self.requested = True
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not self.active:
+            return
+        flag = torch.tensor(float(self.requested), device=pl_module.device)
+        if trainer.strategy.reduce(flag, reduce_op="max").item() == 0:
+            return
+        rank_zero_info("Slurm asked to stop (requeue signal): saving and requeueing")
+        trainer.save_checkpoint(_CheckpointConnector.hpc_save_path(trainer.default_root_dir))
+        if trainer.is_global_zero:
+            job = os.environ["SLURM_JOB_ID"]
+            if os.environ.get("SLURM_ARRAY_JOB_ID"):
+                job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+            result = subprocess.call(["scontrol", "requeue", job])
+            rank_zero_info(f"requeued Slurm job {job}" if result == 0 else f"scontrol requeue {job} failed ({result})")
+        self.active = self.requested = False
+        trainer.should_stop = True
