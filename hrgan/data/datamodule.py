@@ -28,6 +28,9 @@ class SyntheticData:
         val: held-out scenes (validation and the fidelity report).
         size: (W, H) of the scenes.
         seed: scene seed (validation uses seed + 1).
+        per_node: make the scenes on every node (for nodes without shared storage). By default global
+            rank zero alone makes them and the other ranks wait: on shared storage two nodes writing the
+            same files at once would race.
     """
 
     root: str = "runs/data/synth"
@@ -35,6 +38,7 @@ class SyntheticData:
     val: int = 8
     size: tuple[int, int] = (256, 128)
     seed: int = 0
+    per_node: bool = False
 
     @property
     def shard_dir(self) -> Path:
@@ -94,8 +98,10 @@ class ShardDataModule(pl.LightningDataModule):
         super().__init__()
         self.synthetic = synthetic
         if synthetic is not None:
+            self.prepare_data_per_node = synthetic.per_node
             train_urls = train_urls or str(synthetic.shard_dir / "train-*.tar")
-            val_urls = val_urls or str(synthetic.shard_dir / "val-*.tar")
+            if synthetic.val > 0:
+                val_urls = val_urls or str(synthetic.shard_dir / "val-*.tar")
         self.train_urls, self.val_urls = train_urls, val_urls
         self.batch_size = batch_size
         self.val_batch_size = val_batch_size
@@ -138,6 +144,11 @@ class ShardDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         rank, _ = self._place()
+        spec = self.synthetic
+        if spec is not None and spec.train > 0 and not list(spec.shard_dir.glob("train-*.tar")):
+            raise FileNotFoundError(
+                f"no synthetic shards in {spec.shard_dir} on rank {rank or 0}: rank zero made them elsewhere. "
+                "Put data.synthetic.root on storage every node shares, or set data.synthetic.per_node true")
         self.augment = GPUAugment(
             size=self.resolution,
             scale_range=self.scale_range,

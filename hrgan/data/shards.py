@@ -140,7 +140,7 @@ class _ShardSink:
 
     def _open(self) -> None:
         name = f"{self.split}-{len(self.shards):06d}.tar"
-        self._tmp = self.out / f".{name}.tmp"
+        self._tmp = self.out / f".{name}.{os.getpid()}.tmp"  # two writers of one folder never share a temp file
         self._file = open(self._tmp, "wb")
         self._writer = wds.TarWriter(self._file, encoder=False, mtime=0)
         self.shards.append({"url": name, "samples": 0, "bytes": 0})

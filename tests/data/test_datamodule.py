@@ -34,3 +34,21 @@ def test_trainer_gets_augmented_batches_at_the_resolution(synth_shards, tmp_path
     assert len(model.train_shapes) == 4  # 2 workers x ceil(6 samples / 4)
     assert set(model.train_shapes) == {((4, 3, 32, 64), torch.float32, (4, 32, 64))}
     assert sorted(model.val_keys) == sorted(f"synth_s3_{i:06d}" for i in range(12))
+
+
+def test_synthetic_scenes_are_made_once_for_all_nodes_unless_asked_per_node(tmp_path):
+    from hrgan.data.datamodule import SyntheticData
+
+    shared = ShardDataModule(synthetic=SyntheticData(root=str(tmp_path), train=2, val=0, size=(64, 32)), num_workers=0)
+    per_node = ShardDataModule(synthetic=SyntheticData(root=str(tmp_path), per_node=True), num_workers=0)
+    assert shared.prepare_data_per_node is False  # two nodes on shared storage must not write the same files
+    assert per_node.prepare_data_per_node is True
+    try:
+        shared.setup("fit")  # what a rank sees when rank zero made the scenes on storage it cannot reach
+    except FileNotFoundError as error:
+        assert str(tmp_path / "shards") in str(error) and "per_node" in str(error)
+    else:
+        raise AssertionError("setup without shards should fail")
+    shared.prepare_data()
+    shared.setup("fit")
+    assert shared.sample_batch is not None and shared.sample_batch["label"].shape[-2:] == (32, 64)
