@@ -3,6 +3,7 @@
     python benchmarks/data_pipeline.py                      # ../shared/data/cityscapes_vid2vid_sample if present
     python benchmarks/data_pipeline.py --synthetic --num 24 # synthetic 2048x1024 scenes
     python benchmarks/data_pipeline.py --device cuda
+    python benchmarks/data_pipeline.py --shard-size 1024x512  # shards resized once, for 1024x512 training
 
 Writes shards to a temporary folder, then times (1) decoding in a single
 process (what one DataLoader worker delivers) and (2) GPUAugment producing
@@ -31,7 +32,7 @@ from hrgan.data.synthetic import write_dataset  # noqa: E402
 VID2VID = Path(__file__).resolve().parents[2] / "shared" / "data" / "cityscapes_vid2vid_sample"
 
 
-def make_shards(out: Path, *, synthetic: bool, num: int) -> str:
+def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None) -> str:
     if not synthetic and VID2VID.is_dir():
         source = "cityscapes_vid2vid_sample (seq0000, JPEG photos)"
         args = ["--layout", "folders", "--root", str(VID2VID), "--labels", "{split}_A/seq0000",
@@ -40,6 +41,9 @@ def make_shards(out: Path, *, synthetic: bool, num: int) -> str:
         source = f"synthetic 2048x1024 ({num} scenes, PNG photos)"
         write_dataset(out / "src", num=num, width=2048, height=1024, workers=2, progress=False)
         args = ["--layout", "pix2pixhd", "--root", str(out / "src")]
+    if size:
+        args += ["--size", size]
+        source += f", sharded at {size}"
     assert shards_main([*args, "--out", str(out / "shards"), "--workers", "2"]) == 0
     return source
 
@@ -49,12 +53,13 @@ def main() -> None:
     parser.add_argument("--synthetic", action="store_true", help="use synthetic scenes even if the real set is present")
     parser.add_argument("--num", type=int, default=24, help="synthetic scenes to make")
     parser.add_argument("--batch", type=int, default=4, help="batch size for the augmentation timing")
+    parser.add_argument("--shard-size", help="WxH: resize at shard time (hrgan shards --size), e.g. 1024x512")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = make_shards(tmp, synthetic=args.synthetic, num=args.num)
+        source = make_shards(tmp, synthetic=args.synthetic, num=args.num, size=args.shard_size)
         urls = sorted(str(p) for p in (tmp / "shards").glob("*.tar"))
         stream = ShardStream(urls, batch_size=1, train=False, image_dtype="uint8")
         start = time.perf_counter()

@@ -6,11 +6,13 @@
 
 One step = G forward, the discriminator on real and fake (3 passes over num_D
 scales), GAN + feature-matching + VGG losses, both backward passes and both Adam
-steps (plus the generator EMA with --ema-decay 0.999; the eager loop has none). "ours" runs Pix2PixHDModule under a Lightning Trainer (what `hrgan fit`
-runs, data already in memory); "eager" is a hand-written loop of the official
-order with the same networks. Warm-up steps, then the median (min, max) of
---repeats timed steps. FLOPs per sample come from torch.utils.flop_counter on one
-eager step; MFU divides achieved FLOP/s by --peak-tflops (default: the device's
+steps (plus the generator EMA with --ema-decay 0.999; the eager loop has none).
+"ours" runs Pix2PixHDModule under a Lightning Trainer (what `hrgan fit` runs,
+data already in memory); "eager" is a hand-written loop of the same order with
+the same networks, plain Adam and no Lightning. Each runs in its own process:
+warm-up steps, then the median (min, max) of --repeats timed steps, and the peak
+memory. FLOPs per sample come from torch.utils.flop_counter on one eager step run
+on fake tensors (shapes only); MFU divides achieved FLOP/s by --peak-tflops (default: the device's
 dense bf16/fp32 peak from a small table, none on CPU). VGG19 has random weights
 (speed only). Prints one JSON object.
 """
@@ -22,6 +24,7 @@ import json
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -87,6 +90,7 @@ def time_ours(args, device: str) -> list[float]:
     module = Pix2PixHDModule(
         generator=generator, discriminator=discriminator, label_nc=LABEL_NC, schedule=ProgressiveSchedule([stage]),
         use_vgg_loss=args.vgg, vgg_weights="random", channels_last=args.channels_last, ema_decay=args.ema_decay,
+        compile=args.compile, activation_checkpointing=args.activation_checkpointing, fused_adam=args.fused_adam,
     )
     batch = random_batch(args, "cpu")
     timer = StepTimer(device)
@@ -99,41 +103,40 @@ def time_ours(args, device: str) -> list[float]:
     return timer.times[args.warmup :]
 
 
-def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args):
-    """pix2pixHD's order: D on the detached fake and the real, D step; D on the fake, G losses, G step."""
-    with torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
-        cond = build_generator_input(batch["label"], label_nc=LABEL_NC, instance=batch["inst"])
+def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, *, validate: bool = True):
+    """Our step's order without Lightning: G forward and D on the real once; the G step (D frozen), then the
+    D step on the detached fake (G untouched)."""
+    autocast = torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    with autocast:
+        cond = build_generator_input(batch["label"], label_nc=LABEL_NC, instance=batch["inst"], validate=validate)
         real = batch["image"]
         fake = G(cond, n_active_enhancers=args.enhancers)
-        d_fake = D(torch.cat([cond, fake.detach()], 1))
         d_real = D(torch.cat([cond, real], 1))
-        loss_d = 0.5 * (gan(d_fake, target_real=False) + gan(d_real, target_real=True))
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    with torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        D.requires_grad_(False)
         d_fake = D(torch.cat([cond, fake], 1))
-        loss_g = gan(d_fake, target_real=True, for_discriminator=False)
-        loss_g = loss_g + 10 * feature_matching_loss(d_fake, [[f.detach() for f in scale] for scale in d_real])
+        loss_g = gan(d_fake, target_real=True, for_discriminator=False) + 10 * feature_matching_loss(d_fake, d_real)
         if vgg is not None:
             loss_g = loss_g + 10 * vgg(fake, real)
-    opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
+    opt_g.zero_grad(set_to_none=True)
+    D.requires_grad_(True)
+    with autocast:
+        d_fake = D(torch.cat([cond, fake.detach()], 1))
+        loss_d = 0.5 * (gan(d_real, target_real=True) + gan(d_fake, target_real=False))
+    loss_d.backward()
+    opt_d.step()
+    opt_d.zero_grad(set_to_none=True)
     return loss_g.detach()
 
 
-def time_eager(args, device: str) -> tuple[list[float], float]:
+def time_eager(args, device: str) -> list[float]:
     G, D = (n.to(device) for n in networks(args))
     vgg = VGGLoss(weights="random").to(device) if args.vgg else None
     gan = GANLoss("lsgan")
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     batch = random_batch(args, device)
-    counter = FlopCounterMode(display=False)
-    with counter:
-        eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args)
-    flops = counter.get_total_flops() / args.batch
     times = []
     for i in range(args.warmup + args.repeats):
         sync(device)
@@ -142,7 +145,22 @@ def time_eager(args, device: str) -> tuple[list[float], float]:
         sync(device)
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
-    return times, flops
+    return times
+
+
+def flops_per_sample(args) -> float:
+    """FLOPs of one step, counted on fake tensors (shapes only, instant on any machine)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        G, D = networks(args)
+        vgg = VGGLoss(weights="random") if args.vgg else None
+        opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+        batch = random_batch(args, "cpu")
+        counter = FlopCounterMode(display=False)
+        with counter:
+            eager_step(G, D, vgg, GANLoss("lsgan"), opt_g, opt_d, batch, args, validate=False)
+    return counter.get_total_flops() / args.batch
 
 
 def summary(times: list[float], batch: int) -> dict:
@@ -162,39 +180,56 @@ def main() -> int:
     parser.add_argument("--num-d", type=int, default=3)
     parser.add_argument("--no-vgg", dest="vgg", action="store_false")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="ours with model.compile")
+    parser.add_argument("--activation-checkpointing", action="store_true", help="ours with the residual blocks recomputed")
+    parser.add_argument("--no-fused-adam", dest="fused_adam", action="store_false",
+                        help="ours without fused Adam kernels on CUDA")
     parser.add_argument("--ema-decay", type=float, default=0.0, help="ours with the generator EMA (0: off, as the eager loop)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--skip-eager", action="store_true", help="time only ours (FLOPs are then not counted)")
+    parser.add_argument("--skip-eager", action="store_true", help="time only ours")
     parser.add_argument("--peak-tflops", type=float, help="device peak for MFU (default: from the table, GPUs only)")
+    parser.add_argument("--part", choices=("ours", "eager"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    torch.backends.cudnn.benchmark = True
-    device = args.device
-    ours = time_ours(args, device)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_cuda = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
-    result = {"config": {k: v for k, v in vars(args).items() if k not in ("peak_tflops",)}, "ours": summary(ours, args.batch)}
-    if device.startswith("cuda"):
-        name = torch.cuda.get_device_name()
-        result["hardware"] = name
-        result["ours"]["peak_mem_gib"] = round(peak_cuda, 2)
-        peak = args.peak_tflops or next((p[0 if args.precision == "bf16" else 1] for k, p in PEAKS.items() if k in name), None)
-    else:
-        result["hardware"] = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-        result["ours"]["peak_rss_mib"] = round(peak_rss, 1)
-        peak = args.peak_tflops
-    if not args.skip_eager:
-        eager, flops = time_eager(args, device)
-        result["eager"] = summary(eager, args.batch)
-        result["ours_over_eager_time"] = round(statistics.median(ours) / statistics.median(eager), 3)
-        result["gflop_per_sample"] = round(flops / 1e9, 1)
-        achieved = flops * result["ours"]["img_per_s"] / 1e12
-        result["achieved_tflops"] = round(achieved, 3)
-        result["mfu"] = round(achieved / peak, 4) if peak else None
-    result["torch"] = torch.__version__
+    if args.part:
+        print(json.dumps(run_part(args)))
+        return 0
+    result = {"config": {k: v for k, v in vars(args).items() if k not in ("peak_tflops", "part")}}
+    # Each part in a fresh process: neither inherits the other's heap, caches or compiled code.
+    for part in ("ours",) if args.skip_eager else ("ours", "eager"):
+        done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--part", part], capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr[-3000:])
+            return done.returncode
+        result[part] = json.loads(done.stdout.strip().splitlines()[-1])
+    hardware = result["ours"].pop("hardware")
+    flops = flops_per_sample(args)
+    achieved = flops * result["ours"]["img_per_s"] / 1e12
+    peak = args.peak_tflops
+    if args.device.startswith("cuda"):
+        peak = peak or next((p[0 if args.precision == "bf16" else 1] for k, p in PEAKS.items() if k in hardware), None)
+    result.update(hardware=hardware, gflop_per_sample=round(flops / 1e9, 1), achieved_tflops=round(achieved, 3),
+                  mfu=round(achieved / peak, 4) if peak else None, torch=torch.__version__)
+    if "eager" in result:
+        result["eager"].pop("hardware")
+        result["ours_over_eager_time"] = round(result["ours"]["s_per_step"]["median"] / result["eager"]["s_per_step"]["median"], 3)
     print(json.dumps(result))
     return 0
+
+
+def run_part(args) -> dict:
+    """Time ours or the eager loop in this process; with its peak memory and the hardware's name."""
+    torch.backends.cudnn.benchmark = True
+    times = (time_ours if args.part == "ours" else time_eager)(args, args.device)
+    result = summary(times, args.batch)
+    if args.device.startswith("cuda"):
+        result["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        result["hardware"] = torch.cuda.get_device_name()
+    else:
+        result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        result["hardware"] = f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return result
 
 
 if __name__ == "__main__":

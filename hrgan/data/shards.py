@@ -27,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import webdataset as wds
+from PIL import Image
 from tqdm import tqdm
 
 from hrgan import __version__
+from hrgan.arguments import parse_size
 from hrgan.conditioning import invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
 from hrgan.data.layouts import LAYOUTS, SampleFiles, Unpaired, find_samples
@@ -45,6 +47,15 @@ class ShardOptions:
     ignore_index: int | None = None
     palette: Palette | None = None
     reencode: str | None = None  # None (keep bytes), "png" or "jpg"
+    size: tuple[int, int] | None = None  # (W, H) every sample is resized to
+
+
+def nearest_resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an id map [H, W] to (W, H): ids are never blended."""
+    width, height = size
+    rows = np.minimum((np.arange(height) + 0.5) * array.shape[0] / height, array.shape[0] - 1).astype(np.intp)
+    cols = np.minimum((np.arange(width) + 0.5) * array.shape[1] / width, array.shape[1] - 1).astype(np.intp)
+    return array[np.ix_(rows, cols)]
 
 
 @dataclass
@@ -81,6 +92,9 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
         label, palette_outside = options.palette.to_ids(np.asarray(label_image.convert("RGB")))
     else:
         label = map_to_array(label_image, files.label, "label")
+    source_height, source_width = label.shape
+    if options.size is not None:
+        label = nearest_resize(label, options.size)
     height, width = label.shape
     _check_labels(label, options, files.label)
     label_dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
@@ -88,29 +102,38 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
     record = {"label.png": encode_png(label.astype(label_dtype))}
     if files.instance is not None:
         instance = map_to_array(decode_image(_read(files.instance), files.instance), files.instance, "instance")
-        if instance.shape != label.shape:
+        if instance.shape != (source_height, source_width):
             raise BadSampleError(
-                f"{files.instance}: instance map is {instance.shape[1]}x{instance.shape[0]}, label map {width}x{height}"
+                f"{files.instance}: instance map is {instance.shape[1]}x{instance.shape[0]}, "
+                f"label map {source_width}x{source_height}"
             )
+        if options.size is not None:
+            instance = nearest_resize(instance, options.size)
         if instance.min(initial=0) < 0 or instance.max(initial=0) > 65535:
             raise BadSampleError(f"{files.instance}: instance ids must fit in 16 bits (0..65535)")
         record["inst.png"] = encode_png(instance.astype(np.uint16))
     if files.image is not None:
         data = _read(files.image)
         photo = decode_image(data, files.image)
-        if photo.size != (width, height):
-            raise BadSampleError(f"{files.image}: image is {photo.size[0]}x{photo.size[1]}, label map {width}x{height}")
-        if options.reencode:
+        if photo.size != (source_width, source_height):
+            raise BadSampleError(
+                f"{files.image}: image is {photo.size[0]}x{photo.size[1]}, label map {source_width}x{source_height}"
+            )
+        ext = files.image.suffix.lower().lstrip(".").replace("jpeg", "jpg")
+        if options.size is not None:
+            photo = photo.convert("RGB").resize((width, height), Image.LANCZOS)
+        if options.reencode or options.size is not None:
+            fmt = options.reencode or ("jpg" if ext == "jpg" else "png")
             buffer = io.BytesIO()
-            photo.convert("RGB").save(buffer, format="PNG" if options.reencode == "png" else "JPEG", quality=95)
-            record[f"img.{options.reencode}"] = buffer.getvalue()
+            photo.convert("RGB").save(buffer, format="PNG" if fmt == "png" else "JPEG", quality=95)
+            record[f"img.{fmt}"] = buffer.getvalue()
         else:
-            ext = files.image.suffix.lower().lstrip(".").replace("jpeg", "jpg")
             record[f"img.{ext}"] = data
     meta = {
         "key": files.key,
         "width": width,
         "height": height,
+        "source_size": [source_width, source_height],
         "source": {k: str(v) for k, v in (("label", files.label), ("inst", files.instance), ("img", files.image)) if v},
     }
     if palette_outside is not None:
@@ -254,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", help="folders layout: photo folder or glob")
     parser.add_argument("--allow-missing-images", action="store_true", help="keep labels without a photo (inference sets)")
     parser.add_argument("--reencode", choices=("png", "jpg"), help="re-encode photos instead of storing their bytes")
+    parser.add_argument("--size", type=parse_size, metavar="WxH",
+                        help="resize every sample once, here (labels and instances nearest, photos Lanczos, re-encoded in "
+                             "their own format unless --reencode): training at 1024x512 from 2048x1024 frames then "
+                             "decodes a quarter of the pixels per sample")
     parser.add_argument("--max-shard-samples", type=int, default=1000, help="samples per shard at most (default: %(default)s)")
     parser.add_argument("--max-shard-mb", type=float, default=512, help="shard size in MiB at most (default: %(default)s)")
     parser.add_argument("--max-bad-fraction", type=float, default=0.05,
@@ -282,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for item in unpaired:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
-    options = ShardOptions(label_nc=label_nc, ignore_index=args.ignore_index, palette=palette, reencode=args.reencode)
+    options = ShardOptions(label_nc=label_nc, ignore_index=args.ignore_index, palette=palette, reencode=args.reencode,
+                           size=args.size)
     shards, bad, stats = write_shards(
         samples, args.out, args.split, options, max_samples=args.max_shard_samples, max_megabytes=args.max_shard_mb,
         workers=args.workers,

@@ -3,6 +3,7 @@
 from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
 from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
 from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator
+from hrgan.models.layers import set_activation_checkpointing
 from hrgan.models.official import build_from_pix2pixhd, convert_pix2pixhd_state_dict, detect_pix2pixhd_network
 from hrgan.models.vgg import VGG19Features
 
@@ -18,4 +19,5 @@ __all__ = [
     "convert_pix2pixhd_state_dict",
     "detect_pix2pixhd_network",
     "instance_average_pool",
+    "set_activation_checkpointing",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 def instance_norm(channels: int) -> nn.InstanceNorm2d:
@@ -40,10 +42,14 @@ class ResidualBlock(nn.Module):
 
     The inner Sequential is called ``conv_block`` so its state-dict keys
     (``conv_block.1.*``, ``conv_block.5.*``) read like the official ones.
+
+    With ``checkpointed`` set (see ``set_activation_checkpointing``) a training
+    forward keeps only the block's input and recomputes the inside during backward.
     """
 
     def __init__(self, *, channels: int) -> None:
         super().__init__()
+        self.checkpointed = False
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3),
@@ -55,7 +61,20 @@ class ResidualBlock(nn.Module):
         )
 
     def forward(self, x):
+        if self.checkpointed and torch.is_grad_enabled() and x.requires_grad:
+            return x + checkpoint(self.conv_block, x, use_reentrant=False)
         return x + self.conv_block(x)
+
+
+def set_activation_checkpointing(network: nn.Module, enabled: bool = True) -> int:
+    """Recompute every residual block of ``network`` in backward instead of storing its activations.
+
+    Trades about one extra forward of the blocks for their activation memory. Returns the number of blocks.
+    """
+    blocks = [m for m in network.modules() if isinstance(m, ResidualBlock)]
+    for block in blocks:
+        block.checkpointed = enabled
+    return len(blocks)
 
 
 def init_pix2pixhd_weights(module: nn.Module) -> None:

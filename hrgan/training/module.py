@@ -18,10 +18,11 @@ from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
 from hrgan.export import network_spec
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
-from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator
+from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing
 from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.ema import ema_decay_at, update_ema
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
+from hrgan.training.speed import compile_networks, eager_mode
 
 
 @contextlib.contextmanager
@@ -81,6 +82,11 @@ class Pix2PixHDModule(pl.LightningModule):
         ema_decay: EMA of the generator weights for validation and export (0: off).
         channels_last: keep networks and activations in channels_last memory format.
         fused_adam: use fused Adam kernels on CUDA.
+        compile: ``torch.compile`` the generator's, discriminators' and VGG's fixed-shape parts (see
+            ``hrgan.training.speed``); they recompile at stage transitions only, and validation runs eagerly.
+        compile_mode: torch.compile mode (``default``, ``reduce-overhead``, ``max-autotune``, ...).
+        activation_checkpointing: recompute the generator's residual blocks in backward instead of
+            storing their activations (less memory, about one extra forward of the blocks).
         init_from: a checkpoint or export to take matching weights from (pix2pixHD's load_pretrain).
     """
 
@@ -112,6 +118,9 @@ class Pix2PixHDModule(pl.LightningModule):
         ema_decay: float = 0.999,
         channels_last: bool = False,
         fused_adam: bool = True,
+        compile: bool = False,
+        compile_mode: str | None = None,
+        activation_checkpointing: bool = False,
         init_from: str | None = None,
     ) -> None:
         super().__init__()
@@ -165,9 +174,10 @@ class Pix2PixHDModule(pl.LightningModule):
 
     def generate(self, generator: nn.Module, cond: torch.Tensor, features: torch.Tensor | None, growth: GrowthState) -> torch.Tensor:
         x = cond if features is None else torch.cat([cond, features], 1)
-        if isinstance(generator, Pix2PixHDGenerator):
-            return generator(x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha)
-        return generator(x)
+        with eager_mode(self.hparams.compile and not torch.is_grad_enabled()):
+            if isinstance(generator, Pix2PixHDGenerator):
+                return generator(x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha)
+            return generator(x)
 
     def instance_features(self, batch: dict) -> torch.Tensor | None:
         if self.encoder is None:
@@ -245,9 +255,10 @@ class Pix2PixHDModule(pl.LightningModule):
     def configure_optimizers(self):
         betas = (self.hparams.beta1, self.hparams.beta2)
         fused = self.hparams.fused_adam and torch.cuda.is_available()
+        kernels = {"fused": True} if fused else {}  # on the CPU foreach was slower than the loop (BENCHMARKS.md)
         g_params = list(self.generator.parameters()) + (list(self.encoder.parameters()) if self.encoder else [])
-        opt_g = torch.optim.Adam(g_params, lr=self.hparams.lr_G, betas=betas, fused=fused or None)
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_D, betas=betas, fused=fused or None)
+        opt_g = torch.optim.Adam(g_params, lr=self.hparams.lr_G, betas=betas, **kernels)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_D, betas=betas, **kernels)
         return [opt_g, opt_d]
 
     def batch_lr_scale(self, global_batch: int) -> float:
@@ -267,6 +278,11 @@ class Pix2PixHDModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         if self.hparams.channels_last:
             self.to(memory_format=torch.channels_last)
+        if self.hparams.activation_checkpointing:
+            set_activation_checkpointing(self.generator)
+        if self.hparams.compile and stage == "fit" and not getattr(self, "_compiled", False):
+            compile_networks(self.generator, self.discriminator, self.vgg, mode=self.hparams.compile_mode)
+            self._compiled = True
         if self.hparams.init_from and stage == "fit" and not getattr(self, "_initialised_from", False):
             from hrgan.training.pretrain import load_matching_weights
 

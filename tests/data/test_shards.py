@@ -108,3 +108,31 @@ def test_colour_labels_through_a_palette(tmp_path, capsys):
     fraction = manifest(out)["palette_outside_fraction"]["max"]
     assert fraction == pytest.approx(1 / 16)
     assert "6.2% of label pixels" in capsys.readouterr().out
+
+
+def test_size_resizes_once_at_shard_time(synth_root, tmp_path):
+    out = tmp_path / "half"
+    assert main(["shards", "--layout", "pix2pixhd", "--root", str(synth_root), "--split", "train", "--out", str(out),
+                 "--size", "64x32", "--workers", "1"]) == 0
+    assert manifest(out)["image_sizes"] == {"64x32": 12}
+    stream = ShardStream(str(out / "train-*.tar"), batch_size=1, train=False)
+    for batch in stream:
+        key = batch["key"][0]
+        label = np.array(Image.open(synth_root / "train_label" / f"{key}.png"))
+        inst = np.array(Image.open(synth_root / "train_inst" / f"{key}.png"))
+        photo = Image.open(synth_root / "train_img" / f"{key}.png").convert("RGB").resize((64, 32), Image.LANCZOS)
+        # ids are picked, never blended: the pixel at each 2x2 cell's centre (rounded down-right, as PIL)
+        np.testing.assert_array_equal(batch["label"][0].numpy(), label[1::2, 1::2])
+        np.testing.assert_array_equal(batch["inst"][0].numpy(), inst[1::2, 1::2])
+        np.testing.assert_allclose(batch["image"][0].permute(1, 2, 0).numpy(), np.asarray(photo) / 127.5 - 1, atol=1e-6)
+
+
+def test_size_is_checked_against_the_source_sizes(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_png(root / "train_label" / "a.png", np.zeros((64, 128), np.uint8))
+    write_png(root / "train_img" / "a.png", np.zeros((32, 64, 3), np.uint8))  # half the label's size
+    code = main(["shards", "--layout", "pix2pixhd", "--root", str(root), "--split", "train", "--out", str(tmp_path / "s"),
+                 "--size", "64x32", "--label-nc", "2", "--workers", "1"])
+    assert code != 0
+    captured = capsys.readouterr()
+    assert "a.png: image is 64x32, label map 128x64" in captured.out + captured.err
