@@ -95,3 +95,24 @@ def test_compiled_training_matches_eager_and_recompiles_only_at_stage_transition
     with torch.no_grad():  # sample grids and validation: another batch size, run eagerly
         compiled.generate(compiled.generator, compiled.condition(batch), None, compiled.current_growth())
     assert compiled_frames() == before
+
+
+def test_bf16_autocast_trains_without_nan_and_keeps_float32_weights(tiny_shards, tmp_path):
+    torch.manual_seed(0)
+    module = tiny_module(two_stages(3, 3))
+    before = {k: v.clone() for k, v in module.generator.state_dict().items()}
+    seen = []
+
+    class Losses(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen.append({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")})
+
+    dtypes = set()
+    first_conv = next(m for m in module.generator.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+    tiny_trainer(tmp_path, [Losses()], precision="bf16-mixed").fit(module, tiny_data(tiny_shards))
+    assert dtypes == {torch.bfloat16}
+    assert len(seen) >= 6 and all(torch.isfinite(torch.tensor(list(row.values()))).all() for row in seen)
+    weights = module.generator.state_dict()
+    assert all(v.dtype == torch.float32 for v in weights.values())  # autocast: bf16 compute, fp32 master weights
+    assert any(not torch.equal(weights[k], before[k]) for k in before)
