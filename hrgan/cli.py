@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("hrgan.data.synthetic", "write synthetic street scenes (label, instance, photo) at any size"),
     "shards": ("hrgan.data.shards", "validate paired files and write WebDataset shards with a manifest"),
     "infer": ("hrgan.infer", "label maps to photos with a trained model, any size (files, folders, globs or shards)"),
+    "evaluate": ("hrgan.evaluate", "FID, PSNR/SSIM and segmentation mIoU of a model on held-out data, with a report"),
     "encode-features": ("hrgan.encode_features", "cluster instance features per class into an export's styles"),
     "import-pix2pixhd": ("hrgan.import_pix2pixhd", "turn NVIDIA pix2pixHD generator weights into an hrgan export"),
     "export": ("hrgan.export_generator", "the generator as TorchScript or ONNX"),

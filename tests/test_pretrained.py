@@ -71,7 +71,7 @@ def test_foreign_or_corrupt_files_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"other.pth is not a torchvision VGG19 state dict"):
         load_vgg19_features(str(tmp_path / "other.pth"))
     (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="could not read VGG19 weights from .*broken.pth"):
+    with pytest.raises(ValueError, match="could not read torchvision VGG19 weights from .*broken.pth"):
         load_vgg19_features(str(tmp_path / "broken.pth"))
 
 
@@ -82,3 +82,26 @@ def test_random_warns_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_vgg19_features("random")  # a second time: silent
+
+
+def test_fid_inception_loads_a_file_in_the_expected_layout_and_explains_a_missing_one(tmp_path, monkeypatch):
+    from hrgan.models.inception import FIDInceptionV3
+    from hrgan.pretrained import INCEPTION_FILENAME, load_fid_inception
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    with pytest.raises(FileNotFoundError, match=r"(?s)hub cache: .*torch_home.*--inception-weights"):
+        load_fid_inception()
+    torch.manual_seed(0)
+    written = FIDInceptionV3()
+    state = {k: v for k, v in written.state_dict().items() if not k.endswith("num_batches_tracked")}  # as old files
+    cache = tmp_path / "torch_home" / "hub" / "checkpoints" / INCEPTION_FILENAME
+    cache.parent.mkdir(parents=True)
+    torch.save(state, cache)
+    loaded = load_fid_inception()
+    assert torch.equal(loaded.state_dict()["Mixed_7c.branch_pool.conv.weight"], state["Mixed_7c.branch_pool.conv.weight"])
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+    features = loaded(torch.randint(0, 256, (2, 3, 80, 120), dtype=torch.uint8))
+    assert features.shape == (2, 2048) and torch.isfinite(features).all()
+    torch.save({k: v for k, v in state.items() if not k.startswith("fc.")}, tmp_path / "nofc.pth")
+    with pytest.raises(ValueError, match=r"nofc.pth is not a FID Inception .* state dict: missing \['fc.weight'"):
+        load_fid_inception(str(tmp_path / "nofc.pth"))

@@ -1,0 +1,1 @@
+"""Evaluation metrics (FID, PSNR/SSIM, segmentation consistency) and their reports."""
