@@ -10,7 +10,7 @@ import platform
 import torch
 
 from hrgan import __version__
-from hrgan.pretrained import VGG19_FILENAME, find_cached_vgg19, hub_checkpoint_path
+from hrgan.pretrained import INCEPTION_FILENAME, VGG19_FILENAME, find_cached_vgg19, hub_checkpoint_path
 
 PACKAGES = ("torch", "pytorch-lightning", "webdataset", "wandb", "kornia", "numpy", "pillow")
 
@@ -48,6 +48,12 @@ def report() -> list[str]:
         if vgg
         else f"VGG19 weights (perceptual loss): not found; put {VGG19_FILENAME} at {hub_checkpoint_path(VGG19_FILENAME)}"
         " or set vgg_weights in the config"
+    )
+    inception = hub_checkpoint_path(INCEPTION_FILENAME)
+    lines.append(
+        f"Inception weights (FID): {inception}"
+        if inception.is_file()
+        else f"Inception weights (FID): not found; put {INCEPTION_FILENAME} at {inception} or pass --inception-weights"
     )
     lines.append(f"wandb: {_wandb_mode()}")
     return lines

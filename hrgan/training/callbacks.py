@@ -240,6 +240,15 @@ class InferenceExport(Callback):
             rank_zero_info(f"inference export: {path}")
 
 
+def augmented_batches(loader, datamodule, device: torch.device, limit: int | None = None):
+    """``loader``'s batches on ``device``, resized and centre-cropped to the current stage (no randomness)."""
+    for i, batch in enumerate(loader):
+        if limit is not None and i >= limit:
+            return
+        batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
+        yield datamodule.augment(batch, random=False)
+
+
 class FidelityReport(Callback):
     """At the end of training: PSNR of the EMA generator on the validation shards against the
     per-class mean colour of the training shards, printed as one line and written to ``fidelity.json``."""
@@ -257,11 +266,7 @@ class FidelityReport(Callback):
         growth = pl_module.current_growth()
 
         def on_device(loader, limit=None):
-            for i, batch in enumerate(loader):
-                if limit is not None and i >= limit:
-                    return
-                batch = {k: (v.to(pl_module.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-                yield datamodule.augment(batch, random=False)
+            return augmented_batches(loader, datamodule, pl_module.device, limit)
 
         train = datamodule.single_process_loader(datamodule.train_urls)
         means = class_mean_colours(on_device(train, self.max_train_batches), pl_module.label_nc)

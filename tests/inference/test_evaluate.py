@@ -148,3 +148,24 @@ def test_two_processes_give_the_single_process_numbers(trained, tiny_shards, inc
         assert two[key] == pytest.approx(one[key], rel=1e-6), key
     assert two["fid"] == pytest.approx(one["fid"], rel=1e-4)
     assert two["per_class"] == one["per_class"]
+
+
+def test_evaluation_callback_scores_a_fixed_subset_during_training(tiny_shards, inception_file, segmenter_file, tmp_path):
+    from pytorch_lightning.loggers import CSVLogger
+
+    from hrgan.training.evaluation import Evaluation
+    from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
+
+    callback = Evaluation(every_n_iterations=2, num_samples=3, metrics="fid,psnr,ssim,miou", batch_size=2,
+                          inception_weights=str(inception_file), segmenter=str(segmenter_file))
+    seen = []
+    evaluate_once = callback.evaluate
+    callback.evaluate = lambda trainer, module: seen.append(module.iteration) or evaluate_once(trainer, module)
+    logger = CSVLogger(tmp_path, name="csv")
+    data = tiny_data(tiny_shards, val_urls=str(tiny_shards / "val-*.tar"))
+    tiny_trainer(tmp_path, [callback], logger=logger).fit(tiny_module(two_stages(2, 3)), data)
+    assert seen == [2, 4, 5]  # every 2 iterations, and at the end
+    assert [r["key"] for r in callback.last["samples"]] == [f"synth_s6_{i:06d}" for i in range(3)]  # the first 3, each time
+    logged = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text()
+    for name in ("eval/fid", "eval/psnr", "eval/ssim", "eval/miou", "eval/miou_real", "eval/pixel_accuracy"):
+        assert name in logged, name

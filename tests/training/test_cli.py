@@ -87,7 +87,7 @@ def test_offline_wandb_run_has_losses_and_images(demo):
     rows = history(run)
     keys = set().union(*rows)
     for key in ("loss/D/real", "loss/D/fake", "loss/G/gan", "loss/G/feat", "loss/G/l1", "lr/G", "lr/D",
-                "growth/stage", "growth/alpha", "perf/images_per_s", "val/psnr", "val/l1", "samples"):
+                "growth/stage", "growth/alpha", "perf/images_per_s", "val/psnr", "val/l1", "samples", "eval/psnr", "eval/ssim"):
         assert key in keys, key
     images = [row["samples"] for row in rows if "samples" in row]
     assert images[-1]["_type"] == "images/separated" and images[-1]["format"] == "png"
