@@ -49,27 +49,39 @@ class Evaluation(Callback):
         self.inception_weights, self.segmenter, self.urls = inception_weights, segmenter, urls
         self.batch_size, self.at_end = batch_size, at_end
         self.metrics: EvaluationMetrics | None = None
+        self._networks: dict | None = None
         self.last: dict | None = None  # the latest results (all ranks), for inspection
         self._done_at = -1
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
-        if stage != "fit" or self.metrics is not None:
+        """Read the Inception and segmenter files now, so a missing one stops the run before it trains."""
+        if stage != "fit" or self._networks is not None:
             return
         from hrgan.evaluate import load_segmenter
         from hrgan.pretrained import load_fid_inception
 
         if "miou" in self.metric_names and not self.segmenter:
             raise ValueError("Evaluation: miou needs segmenter: path/to/model.pt (TorchScript)")
-        self.metrics = EvaluationMetrics(
-            metrics=self.metric_names,
-            label_nc=pl_module.label_nc,
-            ignore_index=pl_module.ignore_index,
-            inception=load_fid_inception(self.inception_weights) if "fid" in self.metric_names else None,
-            segmenter=load_segmenter(Path(self.segmenter), pl_module.device) if self.segmenter else None,
-            palette=pl_module.classes.colors,
-            keep=0,
-            device=pl_module.device,
-        )
+        self._networks = {
+            "inception": load_fid_inception(self.inception_weights) if "fid" in self.metric_names else None,
+            "segmenter": load_segmenter(Path(self.segmenter), torch.device("cpu")) if self.segmenter else None,
+        }
+
+    def _metrics(self, pl_module) -> EvaluationMetrics:
+        # Built at the first evaluation: in setup the module is not yet on its device.
+        if self.metrics is None:
+            segmenter = self._networks["segmenter"]
+            self.metrics = EvaluationMetrics(
+                metrics=self.metric_names,
+                label_nc=pl_module.label_nc,
+                ignore_index=pl_module.ignore_index,
+                inception=self._networks["inception"],
+                segmenter=segmenter.to(pl_module.device) if segmenter is not None else None,
+                palette=pl_module.classes.colors,
+                keep=0,
+                device=pl_module.device,
+            )
+        return self.metrics
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
@@ -85,24 +97,25 @@ class Evaluation(Callback):
         """Score the subset on every rank, combine, log ``eval/*`` from rank zero; returns the results."""
         datamodule = trainer.datamodule
         urls = self.urls or (datamodule.val_urls if datamodule is not None else None)
-        if urls is None or self.metrics is None:
+        if urls is None or self._networks is None:
             return None
+        metrics = self._metrics(pl_module)
         self._done_at = pl_module.iteration
         share = math.ceil(self.num_samples / trainer.world_size)
         stream = ShardStream(urls, batch_size=self.batch_size, train=False, rank=trainer.global_rank,
                              world_size=trainer.world_size, load_size=datamodule.load_size, image_dtype="uint8")
         generator = pl_module.generator_ema or pl_module.generator
         growth = pl_module.current_growth()
-        self.metrics.reset()
+        metrics.reset()
         taken = 0
         for batch in augmented_batches(stream, datamodule, pl_module.device):
             if taken >= share:
                 break
             batch = {k: v[: share - taken] for k, v in batch.items() if k != "skipped"}
             fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
-            self.metrics.update(fake, batch["image"], batch["label"], list(batch["key"]))
+            metrics.update(fake, batch["image"], batch["label"], list(batch["key"]))
             taken += len(batch["key"])
-        result = self.metrics.compute()
+        result = metrics.compute()
         self.last = result
         logged = {f"eval/{k}": float(result[k]) for k in ("fid", "psnr", "ssim", "miou", "pixel_accuracy") if k in result}
         if "segmentation" in result:
