@@ -120,6 +120,9 @@ class EvaluationMetrics:
         self.segmenter = segmenter
         self.confusion = {"fake": torch.zeros(label_nc, label_nc, dtype=torch.int64, device=self.device),
                           "real": torch.zeros(label_nc, label_nc, dtype=torch.int64, device=self.device)}
+        # Per-class squared error of the generated photo ([0, 1] scale, mean over channels) and pixel counts.
+        self.class_error = torch.zeros(label_nc, dtype=torch.float64, device=self.device)
+        self.class_pixels = torch.zeros(label_nc, dtype=torch.int64, device=self.device)
         self.rows: list[dict] = []
         self.palette = np.asarray(palette, dtype=np.uint8) if palette else default_palette(label_nc)
         self.keep, self.thumb_width = keep, thumb_width
@@ -134,6 +137,7 @@ class EvaluationMetrics:
         rows = [{"key": key} for key in keys]
         fake01, real01 = (fake.clamp(-1, 1) + 1) / 2, (real.clamp(-1, 1) + 1) / 2
         if "psnr" in self.metrics:
+            self._add_class_errors(fake01, real01, label)
             values = peak_signal_noise_ratio(fake01, real01, data_range=1.0, reduction="none", dim=(1, 2, 3))
             for row, value in zip(rows, values.tolist(), strict=True):
                 row["psnr"] = value
@@ -155,6 +159,15 @@ class EvaluationMetrics:
                         row["pixel_accuracy"] = float(matrix.diag().sum()) / total if total else float("nan")
         self.rows += rows
         self._rank(rows, fake, real, label)
+
+    def _add_class_errors(self, fake01: torch.Tensor, real01: torch.Tensor, label: torch.Tensor) -> None:
+        error = (fake01 - real01).pow(2).mean(1).flatten()
+        ids = label.flatten().long()
+        valid = (ids >= 0) & (ids < self.label_nc)
+        if self.ignore_index is not None:
+            valid &= ids != self.ignore_index
+        self.class_error.index_add_(0, ids[valid], error[valid].double())
+        self.class_pixels += torch.bincount(ids[valid], minlength=self.label_nc)
 
     def segment(self, images: torch.Tensor, size: torch.Size) -> torch.Tensor:
         """Class ids [B, H, W] the segmenter finds in ``images`` ([-1, 1]), its logits resized to ``size``."""
@@ -209,8 +222,8 @@ class EvaluationMetrics:
             rows = [row for part in gathered for row in part[0]]
             worst = [item for part in gathered for item in part[1]]
             best = [item for part in gathered for item in part[2]]
-            for matrix in self.confusion.values():
-                torch.distributed.all_reduce(matrix)
+            for total in (*self.confusion.values(), self.class_error, self.class_pixels):
+                torch.distributed.all_reduce(total)
         result: dict = {"num_samples": len(rows)}
         for name in RANKING:
             values = [row[name] for row in rows if name in row]
@@ -218,6 +231,12 @@ class EvaluationMetrics:
                 result[name] = sum(values) / len(values)  # inf when any image is identical to its photo (PSNR)
         if self.fid is not None:
             result["fid"] = float(self.fid.compute()) if len(rows) >= 2 else float("nan")
+        if "psnr" in self.metrics:
+            pixels = self.class_pixels.cpu()
+            mse = (self.class_error.cpu() / pixels.clamp_min(1)).tolist()
+            result["per_class_psnr"] = [10 * math.log10(1 / m) if m > 0 else math.inf if n else None
+                                        for m, n in zip(mse, pixels.tolist(), strict=True)]
+            result["pixels_per_class"] = pixels.tolist()
         if self.segmenter is not None:
             result["segmentation"] = {name: segmentation_scores(matrix.cpu()) for name, matrix in self.confusion.items()}
             result["miou"] = result["segmentation"]["fake"]["miou"]
@@ -231,6 +250,6 @@ class EvaluationMetrics:
         """Start over (the training callback reuses one instance)."""
         if self.fid is not None:
             self.fid.reset()
-        for matrix in self.confusion.values():
-            matrix.zero_()
+        for total in (*self.confusion.values(), self.class_error, self.class_pixels):
+            total.zero_()
         self.rows, self._worst, self._best = [], [], []

@@ -16,26 +16,35 @@ SUMMARY_KEYS = ("num_samples", "fid", "psnr", "ssim", "miou", "pixel_accuracy")
 
 
 def class_rows(result: dict, names: list[str]) -> list[dict]:
-    """One row per class the labels contain: pixels, IoU on generated and on real photos."""
+    """One row per class the labels contain: pixels, PSNR of the generated photo over the class's pixels,
+    and the segmenter's IoU on generated and on real photos (the columns that were measured)."""
     segmentation = result.get("segmentation")
-    if not segmentation:
-        return []
-    fake, real = segmentation["fake"], segmentation["real"]
+    pixels = result.get("pixels_per_class") or (segmentation["fake"]["pixels_per_class"] if segmentation else [])
     rows = []
-    for index, pixels in enumerate(fake["pixels_per_class"]):
-        if pixels == 0:
+    for index, count in enumerate(pixels):
+        if count == 0:
             continue
-        name = names[index] if index < len(names) else str(index)
-        rows.append({"class": index, "name": name, "pixels": pixels,
-                     "iou_generated": fake["per_class_iou"][index], "iou_real": real["per_class_iou"][index]})
+        row = {"class": index, "name": names[index] if index < len(names) else str(index), "pixels": count}
+        if "per_class_psnr" in result:
+            row["psnr"] = result["per_class_psnr"][index]
+        if segmentation:
+            row["iou_generated"] = segmentation["fake"]["per_class_iou"][index]
+            row["iou_real"] = segmentation["real"]["per_class_iou"][index]
+        rows.append(row)
     return rows
+
+
+COLUMNS = {"psnr": ("PSNR dB", "{:.2f}"), "iou_generated": ("IoU generated", "{:.4f}"), "iou_real": ("IoU real", "{:.4f}")}
 
 
 def class_table(rows: list[dict]) -> str:
     """The per-class rows as a Markdown table."""
-    lines = ["| class | name | pixels | IoU generated | IoU real |", "|---|---|---|---|---|"]
+    measured = [key for key in COLUMNS if rows and key in rows[0]]
+    lines = ["| class | name | pixels | " + " | ".join(COLUMNS[k][0] for k in measured) + " |",
+             "|---|---|---|" + "---|" * len(measured)]
     for row in rows:
-        lines.append(f"| {row['class']} | {row['name']} | {row['pixels']} | {row['iou_generated']:.4f} | {row['iou_real']:.4f} |")
+        cells = [COLUMNS[k][1].format(row[k]) for k in measured]
+        lines.append(f"| {row['class']} | {row['name']} | {row['pixels']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -83,7 +92,7 @@ def write_report(out: str | Path, result: dict, *, names: list[str], meta: dict)
         **{k: _json_number(result[k]) for k in SUMMARY_KEYS if k in result},
         "segmentation_real": {k: _json_number(result["segmentation"]["real"][k]) for k in ("miou", "pixel_accuracy")}
         if "segmentation" in result else None,
-        "per_class": rows,
+        "per_class": [{k: _json_number(v) for k, v in row.items()} for row in rows],
         "ranked_by": result.get("ranked_by"),
         "worst": [{"key": key, "score": _json_number(score)} for score, key, _ in result["worst"]],
         "best": [{"key": key, "score": _json_number(score)} for score, key, _ in result["best"]],

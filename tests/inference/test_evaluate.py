@@ -75,6 +75,7 @@ def test_a_perfect_generator_and_an_exact_segmenter_score_perfectly(inception_fi
     assert result["ssim"] == pytest.approx(1.0, abs=1e-5)
     assert result["miou"] == 1.0 and result["segmentation"]["real"]["miou"] == 1.0 and result["pixel_accuracy"] == 1.0
     assert abs(result["fid"]) < 1e-2  # the same images on both sides
+    assert all(v == float("inf") for v, n in zip(result["per_class_psnr"], result["pixels_per_class"], strict=True) if n)
     noisy = (real + 0.3 * torch.randn_like(real)).clamp(-1, 1)
     metrics.reset()
     metrics.update(noisy, real, label, [f"s{i}" for i in range(6)])
@@ -82,6 +83,7 @@ def test_a_perfect_generator_and_an_exact_segmenter_score_perfectly(inception_fi
     assert 0 < worse["psnr"] < 30 and worse["ssim"] < 0.9 and worse["fid"] > 0 and worse["fid"] == worse["fid"]
     assert [key for _, key, _ in worse["worst"]] != [key for _, key, _ in worse["best"]]
     assert worse["worst"][0][0] <= worse["best"][0][0]
+    assert all(0 < v < 30 for v in worse["per_class_psnr"] if v is not None)
 
 
 def run(trained, tiny_shards, out, *extra):
@@ -102,6 +104,7 @@ def test_report_json_class_table_and_grid(trained, tiny_shards, inception_file, 
         assert isinstance(report[key], float) and report[key] == report[key], key
     assert 0 <= report["miou"] <= 1 and 0 <= report["segmentation_real"]["miou"] <= 1
     assert report["per_class"] and all(row["pixels"] > 0 for row in report["per_class"])
+    assert all({"psnr", "iou_generated", "iou_real"} <= set(row) for row in report["per_class"])
     assert report["ranked_by"] == "psnr" and len(report["worst"]) == 2 and len(report["best"]) == 2
     assert report["worst"][0]["score"] <= report["best"][0]["score"]
     table = (tmp_path / "eval" / "report_classes.md").read_text()
@@ -127,6 +130,8 @@ def test_a_dataset_folder_is_sharded_beside_the_report(trained, odd_maps, tmp_pa
                      "--metrics", "psnr,ssim", "--out", str(out), "--workers", "0"]) == 0
     assert len(json.loads(out.read_text())["samples"]) == 3
     assert list((tmp_path / "r_shards").glob("test-*.tar"))
+    table = (tmp_path / "r_classes.md").read_text()  # without a segmenter: PSNR per class
+    assert "| class | name | pixels | PSNR dB |" in table and "IoU" not in table
 
 
 def test_two_processes_give_the_single_process_numbers(trained, tiny_shards, inception_file, segmenter_file, tmp_path):
