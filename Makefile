@@ -32,6 +32,8 @@ demo: setup
 	$(VENV)/bin/hrgan synth --out runs/demo/heldout --split test --num 4 --size 300x150 --seed 7 --workers 1
 	$(VENV)/bin/hrgan infer --checkpoint runs/demo/export.pt --labels runs/demo/heldout/test_label \
 	    --instances runs/demo/heldout/test_inst --out runs/demo/infer --side-by-side --overwrite
+	$(VENV)/bin/hrgan evaluate --checkpoint runs/demo/export.pt --data 'runs/demo/data/shards/val-*.tar' \
+	    --metrics psnr,ssim --out runs/demo/eval/report.json --workers 0 --overwrite
 
 clean:
 	rm -rf $(VENV) runs/demo
