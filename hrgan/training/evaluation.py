@@ -83,7 +83,8 @@ class Evaluation(Callback):
             )
         return self.metrics
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
+        # Before the batch's update: the weights are exactly those after `iteration` iterations.
         iteration = pl_module.iteration
         if self.every > 0 and iteration > 0 and iteration % self.every == 0 and iteration != self._done_at:
             self.evaluate(trainer, pl_module)
