@@ -44,13 +44,20 @@ from hrgan.inference.synthesizer import PRECISIONS, Synthesizer
 from hrgan.pretrained import load_fid_inception
 
 
+def metrics_argument(text: str) -> tuple[str, ...]:
+    try:
+        return parse_metrics(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrgan evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="an export (export.pt) or a Lightning checkpoint")
     parser.add_argument("--data", required=True, help="shards (paths, globs, brace patterns, pipe:) or a dataset folder")
     parser.add_argument("--layout", choices=LAYOUTS, default="pix2pixhd", help="layout of a --data folder (default: %(default)s)")
     parser.add_argument("--split", default="test", help="split of a --data folder or shard folder (default: %(default)s)")
-    parser.add_argument("--metrics", type=parse_metrics, default=("fid", "psnr", "ssim"),
+    parser.add_argument("--metrics", type=metrics_argument, default=("fid", "psnr", "ssim"),
                         help=f"comma-separated, from {','.join(METRICS)} (default: fid,psnr,ssim)")
     parser.add_argument("--out", type=Path, required=True, help="report JSON; _classes.md and _grid.png go beside it")
     parser.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache)")

@@ -174,3 +174,14 @@ def test_evaluation_callback_scores_a_fixed_subset_during_training(tiny_shards, 
     logged = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text()
     for name in ("eval/fid", "eval/psnr", "eval/ssim", "eval/miou", "eval/miou_real", "eval/pixel_accuracy"):
         assert name in logged, name
+
+
+def test_bad_arguments_are_named(trained, tiny_shards, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run(trained, tiny_shards, tmp_path / "r.json", "--metrics", "psnr,bleu")
+    assert exit_info.value.code == 2 and "unknown metric(s) ['bleu']; choose from fid,psnr,ssim,miou" in capsys.readouterr().err
+    assert run(trained, tiny_shards, tmp_path / "r.json", "--metrics", "miou") == 2
+    assert "miou needs --segmenter" in capsys.readouterr().err
+    (tmp_path / "bad.pt").write_bytes(b"not torchscript")
+    assert run(trained, tiny_shards, tmp_path / "r.json", "--metrics", "miou", "--segmenter", str(tmp_path / "bad.pt")) == 1
+    assert "bad.pt is not a TorchScript file" in capsys.readouterr().err
