@@ -216,13 +216,16 @@ class EvaluationMetrics:
         """
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         rows, worst, best = self.rows, [(-r.score, r.key, r.pictures) for r in self._worst], [(r.score, r.key, r.pictures) for r in self._best]
+        # Copies, so that computing twice never sums the other ranks' shares in twice.
+        confusions = {name: matrix.clone() for name, matrix in self.confusion.items()}
+        class_error, class_pixels = self.class_error.clone(), self.class_pixels.clone()
         if distributed:
             gathered: list = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(gathered, (rows, worst, best))
             rows = [row for part in gathered for row in part[0]]
             worst = [item for part in gathered for item in part[1]]
             best = [item for part in gathered for item in part[2]]
-            for total in (*self.confusion.values(), self.class_error, self.class_pixels):
+            for total in (*confusions.values(), class_error, class_pixels):
                 torch.distributed.all_reduce(total)
         result: dict = {"num_samples": len(rows)}
         for name in RANKING:
@@ -232,13 +235,13 @@ class EvaluationMetrics:
         if self.fid is not None:
             result["fid"] = float(self.fid.compute()) if len(rows) >= 2 else float("nan")
         if "psnr" in self.metrics:
-            pixels = self.class_pixels.cpu()
-            mse = (self.class_error.cpu() / pixels.clamp_min(1)).tolist()
+            pixels = class_pixels.cpu()
+            mse = (class_error.cpu() / pixels.clamp_min(1)).tolist()
             result["per_class_psnr"] = [10 * math.log10(1 / m) if m > 0 else math.inf if n else None
                                         for m, n in zip(mse, pixels.tolist(), strict=True)]
             result["pixels_per_class"] = pixels.tolist()
         if self.segmenter is not None:
-            result["segmentation"] = {name: segmentation_scores(matrix.cpu()) for name, matrix in self.confusion.items()}
+            result["segmentation"] = {name: segmentation_scores(matrix.cpu()) for name, matrix in confusions.items()}
             result["miou"] = result["segmentation"]["fake"]["miou"]
         result["samples"] = sorted(rows, key=lambda row: row["key"])
         result["ranked_by"] = next((m for m in RANKING if rows and m in rows[0]), None)
