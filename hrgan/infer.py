@@ -33,6 +33,7 @@ from hrgan.arguments import parse_size
 from hrgan.data.palette import Palette
 from hrgan.inference.inputs import FileInputs, Failed, Loaded, ReadOptions, ShardInputs, find_input_files, is_shard_input
 from hrgan.inference.synthesizer import PRECISIONS, Synthesizer
+from hrgan.models import instance_average_pool
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png, side_by_side
 
 
@@ -96,7 +97,7 @@ class Runner:
         self.synth, self.args, self.summary = synth, args, summary
         self.palette = np.array(synth.palette, dtype=np.uint8)
         self.pending: list[Loaded] = []
-        self.reference = None  # features source for --style from-image
+        self.reference: dict[tuple[int, int], torch.Tensor] = {}  # --style from-image: encoder features per size
 
     def outputs(self, key: str) -> tuple[Path, Path]:
         return self.args.out / f"{key}.png", self.args.out / f"{key}_side.png"
@@ -128,14 +129,21 @@ class Runner:
             return None
         regions = instance if instance is not None else label  # without instances: one region per class
         if style.mode == "image":
-            photo = Image.open(style.image).convert("RGB").resize((label.shape[2], label.shape[1]), Image.Resampling.BICUBIC)
-            pixels = torch.from_numpy(np.asarray(photo)).permute(2, 0, 1).float().div(127.5).sub(1)
-            return synth.encode(pixels.unsqueeze(0).expand(len(batch), -1, -1, -1), regions)
+            raw = self.reference_features(label.shape[1], label.shape[2])
+            return instance_average_pool(raw.expand(len(batch), -1, -1, -1), regions.to(raw.device).long())
         maps = []
         for item, lab, reg in zip(batch, label, regions, strict=True):
             rng = np.random.default_rng([self.args.seed, zlib.crc32(item.key.encode())])
             maps.append(synth.styles.feature_map(lab, reg, cluster=style.cluster, rng=rng))
         return torch.stack(maps)
+
+    def reference_features(self, height: int, width: int) -> torch.Tensor:
+        """The reference photo's encoder features at this size, [1, F, H, W]; encoded once per size."""
+        if (height, width) not in self.reference:
+            photo = Image.open(self.args.style.image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+            pixels = torch.from_numpy(np.array(photo)).permute(2, 0, 1).float().div(127.5).sub(1)
+            self.reference[(height, width)] = self.synth.encoder_features(pixels.unsqueeze(0))
+        return self.reference[(height, width)]
 
     def write(self, item: Loaded, photo: np.ndarray) -> None:
         main, side = self.outputs(item.key)

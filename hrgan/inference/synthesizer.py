@@ -76,16 +76,20 @@ class Synthesizer:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     @torch.inference_mode()
-    def encode(self, photo: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
-        """Instance-wise features [B, F, H, W] of photos [B, 3, H, W] in [-1, 1] over instance maps [B, H, W]."""
+    def encoder_features(self, photo: torch.Tensor) -> torch.Tensor:
+        """The encoder's per-pixel features [B, F, H, W] of photos [B, 3, H, W] in [-1, 1], before pooling."""
         if self.encoder is None:
             raise ValueError("this model has no instance-feature encoder (feat_num 0)")
-        photo, instance = photo.to(self.device), instance.to(self.device)
+        photo = photo.to(self.device)
         h, w = photo.shape[-2:]
         padded = pad_to_multiple(photo, 2 ** self.encoder.init_args["n_downsample"])
         with self._autocast():
-            raw = self.encoder.backbone(padded)[..., :h, :w].float()
-        return instance_average_pool(raw, instance.long())
+            return self.encoder.backbone(padded)[..., :h, :w].float()
+
+    @torch.inference_mode()
+    def encode(self, photo: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        """Instance-wise features [B, F, H, W] of photos [B, 3, H, W] in [-1, 1] over instance maps [B, H, W]."""
+        return instance_average_pool(self.encoder_features(photo), instance.to(self.device).long())
 
     @torch.inference_mode()
     def __call__(

@@ -79,7 +79,22 @@ def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_
     first, again = photos("k0", "--style", "cluster:0"), photos("k0b", "--style", "cluster:0", "--seed", "9")
     assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))  # a fixed cluster ignores the seed
     reference = next((tiny_shards.parent / "train_img").iterdir())
-    assert len(photos("ref", "--style", f"from-image:{reference}")) == 3
+    referenced = photos("ref", "--style", f"from-image:{reference}")
+    assert len(referenced) == 3
+    one_by_one = photos("ref1", "--style", f"from-image:{reference}", "--batch-size", "1")
+    assert all(np.array_equal(x, y) for x, y in zip(referenced, one_by_one, strict=True))
+    # the same as encoding the resized reference photo over the map's instances directly
+    from hrgan.inference.synthesizer import Synthesizer
+    from hrgan.visualize import image_to_uint8
+
+    synth = Synthesizer.load(styled)
+    stem = sorted((odd_maps / "test_label").iterdir())[0].stem
+    label = torch.from_numpy(np.array(Image.open(odd_maps / "test_label" / f"{stem}.png"))).long()[None]
+    instance = torch.from_numpy(np.array(Image.open(odd_maps / "test_inst" / f"{stem}.png"))).long()[None]
+    photo = Image.open(reference).convert("RGB").resize((label.shape[2], label.shape[1]), Image.Resampling.BICUBIC)
+    pixels = torch.from_numpy(np.array(photo)).permute(2, 0, 1).float().div(127.5).sub(1)[None]
+    expected = image_to_uint8(synth(label, instance, synth.encode(pixels, instance))[0])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "ref" / f"{stem}.png")), expected)
 
 
 def test_encode_features_refuses_a_model_without_encoder(trained, tiny_shards, capsys):
