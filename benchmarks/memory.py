@@ -33,10 +33,8 @@ from torch.utils._pytree import tree_flatten
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from train_step import LABEL_NC, eager_step, networks, random_batch  # noqa: E402
+from train_step import LABEL_NC, eager_parts, random_batch, run_eager_step  # noqa: E402
 
-from hrgan.losses import GANLoss, VGGLoss  # noqa: E402
-from hrgan.models import set_activation_checkpointing  # noqa: E402
 
 GIB = 2**30
 
@@ -92,18 +90,6 @@ class LiveBytes(TorchDispatchMode):
             self.at_peak[owner] += nbytes
 
 
-def step_models(args, device: str | None):
-    """G, D, VGG loss and both Adams; ``device`` None leaves them where they were made (fake tensors)."""
-    generator, discriminator = networks(args)
-    vgg = VGGLoss(weights="random", allow_download=False) if args.vgg else None
-    if device is not None:
-        generator, discriminator, vgg = (m.to(device) if m is not None else None for m in (generator, discriminator, vgg))
-    set_activation_checkpointing(generator, args.ac)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    return generator, discriminator, vgg, opt_g, opt_d
-
-
 def simulated_peak(args) -> tuple[float, dict[str, float]]:
     """Peak GiB of two steps (the second has Adam's states) on fake tensors, and the largest holders."""
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -121,10 +107,10 @@ def simulated_peak(args) -> tuple[float, dict[str, float]]:
     hooks = [register_module_forward_pre_hook(enter), register_module_forward_hook(leave, always_call=True)]
     try:
         with FakeTensorMode(), tracker:
-            models = step_models(args, None)
+            parts = eager_parts(args, None)
             batch = random_batch(args, "cpu")
             for _ in range(2):
-                eager_step(*models[:3], GANLoss("lsgan"), *models[3:], batch, args, validate=False)
+                run_eager_step(parts, batch, args, validate=False)
     finally:
         for hook in hooks:
             hook.remove()
@@ -135,13 +121,13 @@ def simulated_peak(args) -> tuple[float, dict[str, float]]:
 def measured_peak(args, device: str) -> float:
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    models = step_models(args, device)
+    parts = eager_parts(args, device)
     batch = random_batch(args, device)
     for _ in range(2):
-        eager_step(*models[:3], GANLoss("lsgan"), *models[3:], batch, args)
+        run_eager_step(parts, batch, args)
     torch.cuda.synchronize()
     peak = torch.cuda.max_memory_allocated() / GIB
-    del models, batch
+    del parts, batch
     return peak
 
 

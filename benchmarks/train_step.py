@@ -39,7 +39,7 @@ import pytorch_lightning as pl  # noqa: E402
 
 from hrgan.conditioning import build_generator_input  # noqa: E402
 from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
-from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator  # noqa: E402
+from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing  # noqa: E402
 from hrgan.training.module import Pix2PixHDModule  # noqa: E402
 from hrgan.training.schedule import ProgressiveSchedule, Stage  # noqa: E402
 
@@ -130,18 +130,32 @@ def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, *, validate: bool = Tr
     return loss_g.detach()
 
 
+def eager_parts(args, device: str | None) -> tuple:
+    """G, D, the VGG loss (or None) and both Adams for ``eager_step``; ``device`` None leaves them where
+    they were made (fake tensors). ``args.ac`` (when present) recomputes the residual blocks."""
+    generator, discriminator = networks(args)
+    vgg = VGGLoss(weights="random", allow_download=False) if args.vgg else None
+    if device is not None:
+        generator, discriminator, vgg = (m.to(device) if m is not None else None for m in (generator, discriminator, vgg))
+    set_activation_checkpointing(generator, getattr(args, "ac", False))
+    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    return generator, discriminator, vgg, opt_g, opt_d
+
+
+def run_eager_step(parts: tuple, batch: dict, args, *, validate: bool = True):
+    G, D, vgg, opt_g, opt_d = parts
+    return eager_step(G, D, vgg, GANLoss("lsgan"), opt_g, opt_d, batch, args, validate=validate)
+
+
 def time_eager(args, device: str) -> list[float]:
-    G, D = (n.to(device) for n in networks(args))
-    vgg = VGGLoss(weights="random").to(device) if args.vgg else None
-    gan = GANLoss("lsgan")
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    parts = eager_parts(args, device)
     batch = random_batch(args, device)
     times = []
     for i in range(args.warmup + args.repeats):
         sync(device)
         start = time.perf_counter()
-        eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args)
+        run_eager_step(parts, batch, args)
         sync(device)
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
@@ -153,13 +167,11 @@ def flops_per_sample(args) -> float:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     with FakeTensorMode():
-        G, D = networks(args)
-        vgg = VGGLoss(weights="random") if args.vgg else None
-        opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+        parts = eager_parts(args, None)
         batch = random_batch(args, "cpu")
         counter = FlopCounterMode(display=False)
         with counter:
-            eager_step(G, D, vgg, GANLoss("lsgan"), opt_g, opt_d, batch, args, validate=False)
+            run_eager_step(parts, batch, args, validate=False)
     return counter.get_total_flops() / args.batch
 
 
