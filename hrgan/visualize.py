@@ -41,10 +41,14 @@ def colorize_labels(label: torch.Tensor | np.ndarray, palette: np.ndarray) -> np
     return out
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> uint8 [0, 255] of the same shape, as a saved PNG would hold them."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 def image_to_uint8(image: torch.Tensor) -> np.ndarray:
     """[3, H, W] in [-1, 1] -> [H, W, 3] uint8."""
-    array = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte()
-    return array.permute(1, 2, 0).cpu().numpy()
+    return to_uint8(image).permute(1, 2, 0).cpu().numpy()
 
 
 def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:

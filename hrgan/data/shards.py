@@ -120,12 +120,13 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
                 f"{files.image}: image is {photo.size[0]}x{photo.size[1]}, label map {source_width}x{source_height}"
             )
         ext = files.image.suffix.lower().lstrip(".").replace("jpeg", "jpg")
-        if options.size is not None:
-            photo = photo.convert("RGB").resize((width, height), Image.LANCZOS)
         if options.reencode or options.size is not None:
+            photo = photo.convert("RGB")
+            if options.size is not None:
+                photo = photo.resize((width, height), Image.LANCZOS)
             fmt = options.reencode or ("jpg" if ext == "jpg" else "png")
             buffer = io.BytesIO()
-            photo.convert("RGB").save(buffer, format="PNG" if fmt == "png" else "JPEG", quality=95)
+            photo.save(buffer, format="PNG" if fmt == "png" else "JPEG", quality=95)
             record[f"img.{fmt}"] = buffer.getvalue()
         else:
             record[f"img.{ext}"] = data

@@ -19,7 +19,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from PIL import Image
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from hrgan.visualize import colorize_labels, default_palette, image_to_uint8
+from hrgan.visualize import colorize_labels, default_palette, image_to_uint8, to_uint8
 
 METRICS = ("fid", "psnr", "ssim", "miou")
 RANKING = ("psnr", "ssim", "pixel_accuracy")  # what orders the worst/best grid, the first one measured
@@ -32,11 +32,6 @@ def parse_metrics(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"unknown metric(s) {unknown or text!r}; choose from {','.join(METRICS)}")
     return names
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float images -> uint8 [0, 255], as a saved PNG would hold them."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def confusion(pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
