@@ -29,7 +29,6 @@ import datetime
 import sys
 from pathlib import Path
 
-import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -37,7 +36,7 @@ from hrgan import __version__
 from hrgan.arguments import parse_size
 from hrgan.data.layouts import LAYOUTS
 from hrgan.data.stream import ShardStream, expand_urls
-from hrgan.evaluation.metrics import METRICS, EvaluationMetrics, parse_metrics
+from hrgan.evaluation.metrics import METRICS, EvaluationMetrics, load_segmenter, parse_metrics
 from hrgan.evaluation.report import summary_line, write_report
 from hrgan.inference.inputs import is_shard_input
 from hrgan.inference.synthesizer import PRECISIONS, Synthesizer
@@ -96,16 +95,6 @@ def shard_urls(args, synthesizer: Synthesizer, fabric) -> str:
             raise RuntimeError(f"sharding {folder} (split {args.split}) failed; see the messages above")
     fabric.barrier()
     return str(target / f"{args.split}-*.tar")
-
-
-def load_segmenter(path: Path, device: torch.device) -> torch.nn.Module:
-    if not path.is_file():
-        raise FileNotFoundError(f"--segmenter {path} does not exist")
-    try:
-        model = torch.jit.load(str(path), map_location=device)
-    except (RuntimeError, ValueError) as error:
-        raise ValueError(f"--segmenter {path} is not a TorchScript file (torch.jit.save): {error}") from error
-    return model.eval()
 
 
 def evaluate(args, fabric) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,6 +59,17 @@ def segmentation_scores(matrix: torch.Tensor) -> dict:
         "per_class_iou": iou,
         "pixels_per_class": [int(v) for v in in_labels],
     }
+
+
+def load_segmenter(path: Path, device: torch.device) -> torch.nn.Module:
+    """A TorchScript segmentation network (images in [-1, 1] -> logits), in eval mode on ``device``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"segmenter {path} does not exist")
+    try:
+        model = torch.jit.load(str(path), map_location=device)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"segmenter {path} is not a TorchScript file (torch.jit.save): {error}") from error
+    return model.eval()
 
 
 @dataclass(order=True)

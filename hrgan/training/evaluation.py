@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.utilities import rank_zero_info
 
 from hrgan.data.stream import ShardStream
-from hrgan.evaluation.metrics import EvaluationMetrics, parse_metrics
+from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter, parse_metrics
 from hrgan.evaluation.report import summary_line
 from hrgan.training.callbacks import augmented_batches
 
@@ -57,7 +57,6 @@ class Evaluation(Callback):
         """Read the Inception and segmenter files now, so a missing one stops the run before it trains."""
         if stage != "fit" or self._networks is not None:
             return
-        from hrgan.evaluate import load_segmenter
         from hrgan.pretrained import load_fid_inception
 
         if "miou" in self.metric_names and not self.segmenter:
