@@ -79,7 +79,8 @@ class Pix2PixHDModule(pl.LightningModule):
             the global batch is the stage's per-device batch x world size.
         beta1: Adam beta1.
         beta2: Adam beta2.
-        ema_decay: EMA of the generator weights for validation and export (0: off).
+        ema_decay: EMA of the generator weights for validation and export (0: off); its warm-up
+            restarts at every stage.
         channels_last: keep networks and activations in channels_last memory format.
         fused_adam: use fused Adam kernels on CUDA.
         compile: ``torch.compile`` the generator's, discriminators' and VGG's fixed-shape parts (see
@@ -237,7 +238,9 @@ class Pix2PixHDModule(pl.LightningModule):
             opt_d.zero_grad(set_to_none=True)
 
         if self.generator_ema is not None:
-            update_ema(self.generator_ema, self.generator, ema_decay_at(self.iteration, self.hparams.ema_decay))
+            # the warm-up restarts with each stage: an average over another resolution and another set of
+            # active enhancers (untrained ones at their initial weights) is no model of this stage
+            update_ema(self.generator_ema, self.generator, ema_decay_at(growth.step_in_stage, self.hparams.ema_decay))
         size = real.shape[0]
         self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
         self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)

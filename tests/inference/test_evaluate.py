@@ -152,7 +152,10 @@ def test_two_processes_give_the_single_process_numbers(trained, tiny_shards, inc
     for key in ("psnr", "ssim", "miou", "pixel_accuracy"):
         assert two[key] == pytest.approx(one[key], rel=1e-6), key
     assert two["fid"] == pytest.approx(one["fid"], rel=1e-4)
-    assert two["per_class"] == one["per_class"]
+    # ranks see other batch compositions, so per-class scores agree to rounding; pixel counts exactly
+    assert [r["pixels"] for r in two["per_class"]] == [r["pixels"] for r in one["per_class"]]
+    for a, b in zip(two["per_class"], one["per_class"], strict=True):
+        assert a == pytest.approx(b, rel=1e-6)
 
 
 def test_evaluation_callback_scores_a_fixed_subset_during_training(tiny_shards, inception_file, segmenter_file, tmp_path):
