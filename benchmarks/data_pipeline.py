@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hrgan.data.augment import GPUAugment  # noqa: E402
 from hrgan.data.decode import collate  # noqa: E402
-from hrgan.data.shards import main as shards_main  # noqa: E402
+from hrgan.data.shards import write_split  # noqa: E402
 from hrgan.data.stream import ShardStream  # noqa: E402
 from hrgan.data.synthetic import write_dataset  # noqa: E402
 
@@ -35,16 +35,17 @@ VID2VID = Path(__file__).resolve().parents[2] / "shared" / "data" / "cityscapes_
 def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None) -> str:
     if not synthetic and VID2VID.is_dir():
         source = "cityscapes_vid2vid_sample (seq0000, JPEG photos)"
-        args = ["--layout", "folders", "--root", str(VID2VID), "--labels", "{split}_A/seq0000",
-                "--instances", "{split}_inst/seq0000", "--images", "{split}_B/seq0000", "--label-nc", "35"]
+        layout, root = "folders", VID2VID
+        options = {"labels": "{split}_A/seq0000", "instances": "{split}_inst/seq0000", "images": "{split}_B/seq0000",
+                   "label_nc": 35}
     else:
         source = f"synthetic 2048x1024 ({num} scenes, PNG photos)"
         write_dataset(out / "src", num=num, width=2048, height=1024, workers=2, progress=False)
-        args = ["--layout", "pix2pixhd", "--root", str(out / "src")]
+        layout, root, options = "pix2pixhd", out / "src", {}
     if size:
-        args += ["--size", size]
+        options["size"] = tuple(int(v) for v in size.lower().split("x"))
         source += f", sharded at {size}"
-    assert shards_main([*args, "--out", str(out / "shards"), "--workers", "2"]) == 0
+    assert not write_split(layout, root, "train", out / "shards", workers=2, **options).bad
     return source
 
 

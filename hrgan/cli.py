@@ -1,4 +1,4 @@
-"""The ``hrgan`` command: one entry point, one module per subcommand (imported only when used)."""
+"""The ``hrgan`` command: dispatches to the subcommand's module in ``hrgan.commands`` (imported only when used)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,7 @@ import importlib
 import sys
 
 from hrgan import __version__
-
-# name -> (module with a main(argv) -> int, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "fit": ("hrgan.training.cli", "train (hrgan fit --config configs/demo.yaml); --ckpt_path last resumes"),
-    "validate": ("hrgan.training.cli", "validate a checkpoint (hrgan validate --config X --ckpt_path CKPT)"),
-    "synth": ("hrgan.data.synthetic", "write synthetic street scenes (label, instance, photo) at any size"),
-    "shards": ("hrgan.data.shards", "validate paired files and write WebDataset shards with a manifest"),
-    "infer": ("hrgan.infer", "label maps to photos with a trained model, any size (files, folders, globs or shards)"),
-    "evaluate": ("hrgan.evaluate", "FID, PSNR/SSIM and segmentation mIoU of a model on held-out data, with a report"),
-    "encode-features": ("hrgan.encode_features", "cluster instance features per class into an export's styles"),
-    "import-pix2pixhd": ("hrgan.import_pix2pixhd", "turn NVIDIA pix2pixHD generator weights into an hrgan export"),
-    "export": ("hrgan.export_generator", "the generator as TorchScript or ONNX"),
-    "env": ("hrgan.envinfo", "show versions, devices, and whether pretrained weights are found locally"),
-    "selftest": ("hrgan.selftest", "train a tiny model through the real pipeline (checks an install or a GPU node)"),
-}
+from hrgan.commands import COMMANDS
 
 USAGE = """usage: hrgan COMMAND [options]
 
@@ -60,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"hrgan: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    if module.__name__ == "hrgan.training.cli":  # LightningCLI parses the subcommand itself
-        rest = [name, *rest]
-    return int(module.main(rest) or 0)
+    return int(importlib.import_module(COMMANDS[name][0]).main(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-"""``hrgan env``: what this machine offers hrgan (versions, devices, local pretrained weights, wandb mode)."""
+"""What `hrgan env` reports: versions, devices, local pretrained weights, and wandb's mode (the rule `hrgan fit` follows)."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import os
 import platform
+from pathlib import Path
 
 import torch
 
@@ -22,13 +22,22 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def wandb_is_set_up() -> bool:
+    """True when the user configured wandb (mode, API key, or a login in ~/.netrc); else ``hrgan fit`` runs it offline."""
+    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path.home() / ".netrc"
+    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
+
+
 def _wandb_mode() -> str:
+    """What ``hrgan fit`` will do with wandb, by the same rule as fit."""
     mode = os.environ.get("WANDB_MODE")
     if mode:
         return f"{mode} (WANDB_MODE)"
-    if os.environ.get("WANDB_API_KEY") or os.path.exists(os.path.expanduser("~/.netrc")):
+    if wandb_is_set_up():
         return "online (credentials found)"
-    return "offline (no WANDB_API_KEY or login found; runs sync later with 'wandb sync')"
+    return "offline (no WANDB_MODE, WANDB_API_KEY or wandb login found; runs sync later with 'wandb sync')"
 
 
 def report() -> list[str]:
@@ -57,9 +66,3 @@ def report() -> list[str]:
     )
     lines.append(f"wandb: {_wandb_mode()}")
     return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="hrgan env", description=__doc__).parse_args(argv)
-    print("\n".join(report()))
-    return 0

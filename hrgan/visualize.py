@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from hrgan.io import write_bytes_atomic
+from hrgan.pixels import to_uint8
 
 
 def default_palette(n: int, *, seed: int = 0) -> np.ndarray:
@@ -39,11 +40,6 @@ def colorize_labels(label: torch.Tensor | np.ndarray, palette: np.ndarray) -> np
     valid = (label >= 0) & (label < len(palette))
     out[valid] = palette[label[valid]]
     return out
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] -> uint8 [0, 255] of the same shape, as a saved PNG would hold them."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def image_to_uint8(image: torch.Tensor) -> np.ndarray:

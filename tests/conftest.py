@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hrgan.data.shards import main as shards_main
+from hrgan.data.shards import write_split
 from hrgan.data.synthetic import write_dataset
 from tests.data.conftest import make_shards
 
@@ -35,7 +35,7 @@ def tiny_shards(tmp_path_factory):
     write_dataset(root, num=16, width=128, height=64, seed=5, progress=False)
     write_dataset(root, num=4, width=128, height=64, seed=6, split="val", progress=False)
     out = make_shards(root, root / "shards", 8)
-    assert shards_main(["--layout", "pix2pixhd", "--root", str(root), "--split", "val", "--out", str(out), "--workers", "1"]) == 0
+    assert not write_split("pix2pixhd", root, "val", out, progress=False).bad
     return out
 
 

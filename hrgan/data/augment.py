@@ -18,12 +18,12 @@ import kornia
 import torch
 from torch import nn
 
+from hrgan.pixels import from_uint8
+
 
 def image_to_float(image: torch.Tensor) -> torch.Tensor:
     """uint8 [B, 3, H, W] -> float in [-1, 1]; float input is returned as is."""
-    if image.dtype == torch.uint8:
-        return image.float().div_(127.5).sub_(1.0)
-    return image
+    return from_uint8(image) if image.dtype == torch.uint8 else image
 
 
 class GPUAugment(nn.Module):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,7 @@ class ShardDataModule(pl.LightningDataModule):
         spec = self.synthetic
         if spec is None:
             return
-        from hrgan.data.shards import main as shards_main
+        from hrgan.data.shards import write_split
         from hrgan.data.synthetic import write_dataset
 
         width, height = spec.size
@@ -132,10 +133,10 @@ class ShardDataModule(pl.LightningDataModule):
                 continue
             rank_zero_info(f"making {count} synthetic {split} scenes at {width}x{height} in {spec.root}")
             write_dataset(Path(spec.root), num=count, width=width, height=height, seed=seed, split=split)
-            code = shards_main(["--layout", "pix2pixhd", "--root", spec.root, "--split", split,
-                                "--out", str(spec.shard_dir), "--overwrite"])
-            if code != 0:
-                raise RuntimeError(f"sharding the synthetic {split} scenes failed (exit code {code})")
+            result = write_split("pix2pixhd", Path(spec.root), split, spec.shard_dir, overwrite=True,
+                                 workers=min(8, os.cpu_count() or 1))
+            if result.bad:
+                raise RuntimeError(f"sharding the synthetic {split} scenes failed: {result.bad[0].reason}")
 
     def _place(self) -> tuple[int | None, int | None]:
         if self.trainer is None:

@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from hrgan.data.images import BadSampleError, decode_image, map_to_array, photo_to_array
+from hrgan.pixels import from_uint8
 
 IMAGE_EXTENSIONS = ("img.png", "img.jpg", "img.jpeg", "img.webp", "img.bmp", "img.tif", "img.tiff")
 
@@ -58,7 +59,7 @@ def decode_sample(
         out["inst"] = torch.from_numpy(map_to_array(inst_image, where, "instance").astype(np.int32))
     if photo is not None:
         pixels = torch.from_numpy(np.ascontiguousarray(photo_to_array(photo))).permute(2, 0, 1)  # [3, H, W] uint8
-        out["image"] = pixels.contiguous() if image_dtype == "uint8" else pixels.float().div_(127.5).sub_(1.0)
+        out["image"] = pixels.contiguous() if image_dtype == "uint8" else from_uint8(pixels)
     return out
 
 

@@ -1,6 +1,4 @@
-"""``hrgan shards``: validate paired files and write them as WebDataset shards with a manifest.
-
-    hrgan shards --layout cityscapes --root /data/cityscapes --split train --out shards/ --label-nc 35
+"""Validate paired files and write them as WebDataset shards with a manifest (behind ``hrgan shards``).
 
 Each sample becomes ``label.png`` (8 or 16 bit), ``inst.png`` (16 bit, when
 present), ``img.<ext>`` (the original bytes unless --reencode) and ``json``
@@ -9,17 +7,15 @@ records, per split, the shards and their sample counts, label_nc, the ignore
 value, per-class pixel frequencies, image sizes, instance presence and every
 skipped file with its reason. Bad samples (unreadable, truncated, sizes that
 differ, label values out of range) are skipped; the command fails only when
-more than --max-bad-fraction of them are bad.
+more than ``max_bad_fraction`` of them are bad.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import io
 import json
 import os
-import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +27,6 @@ from PIL import Image
 from tqdm import tqdm
 
 from hrgan import __version__
-from hrgan.arguments import parse_size
 from hrgan.conditioning import invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
 from hrgan.data.layouts import LAYOUTS, SampleFiles, Unpaired, find_samples
@@ -262,73 +257,85 @@ def update_manifest(out: Path, split: str, entry: dict) -> Path:
     return write_bytes_atomic(path, json.dumps(manifest, indent=1).encode())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hrgan shards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--layout", choices=LAYOUTS, required=True,
-                        help="pix2pixhd: {split}_label/_inst/_img folders; cityscapes: gtFine/ + leftImg8bit/; folders: --labels/--instances/--images")
-    parser.add_argument("--root", type=Path, required=True, help="dataset root")
-    parser.add_argument("--split", default="train", help="split name (default: %(default)s)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder for {split}-NNNNNN.tar and manifest.json")
-    parser.add_argument("--label-nc", type=int, help="number of label classes (default: classes.json's label_nc under --root)")
-    parser.add_argument("--ignore-index", type=int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
-    parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
-    parser.add_argument("--palette-tolerance", type=float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
-    parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")
-    parser.add_argument("--instances", help="folders layout: instance folder or glob")
-    parser.add_argument("--images", help="folders layout: photo folder or glob")
-    parser.add_argument("--allow-missing-images", action="store_true", help="keep labels without a photo (inference sets)")
-    parser.add_argument("--reencode", choices=("png", "jpg"), help="re-encode photos instead of storing their bytes")
-    parser.add_argument("--size", type=parse_size, metavar="WxH",
-                        help="resize every sample once, here (labels and instances nearest, photos Lanczos, re-encoded in "
-                             "their own format unless --reencode): training at 1024x512 from 2048x1024 frames then "
-                             "decodes a quarter of the pixels per sample")
-    parser.add_argument("--max-shard-samples", type=int, default=1000, help="samples per shard at most (default: %(default)s)")
-    parser.add_argument("--max-shard-mb", type=float, default=512, help="shard size in MiB at most (default: %(default)s)")
-    parser.add_argument("--max-bad-fraction", type=float, default=0.05,
-                        help="exit non-zero when more than this fraction of samples is bad (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="processes (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing shards of this split")
-    args = parser.parse_args(argv)
+@dataclass
+class SplitResult:
+    """What ``write_split`` did: the manifest entry it recorded and the files it skipped."""
 
-    label_nc = args.label_nc
-    if label_nc is None:
-        classes = args.root / "classes.json"
-        if not classes.is_file():
-            parser.error(f"--label-nc is required (no {classes} to read it from)")
-        label_nc = int(json.loads(classes.read_text())["label_nc"])
-    existing = sorted(args.out.glob(f"{args.split}-*.tar"))
-    if existing and not args.overwrite:
-        parser.error(f"{args.out} already holds {len(existing)} {args.split} shards; pass --overwrite to replace them")
-    try:
-        samples, unpaired = find_samples(
-            args.layout, args.root, args.split, labels=args.labels, instances=args.instances, images=args.images,
-            require_images=not args.allow_missing_images,
-        )
-        palette = Palette.load(args.palette, tolerance=args.palette_tolerance) if args.palette else None
-    except (FileNotFoundError, ValueError) as error:
-        print(f"hrgan shards: {error}", file=sys.stderr)
-        return 2
-    for item in unpaired:
-        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
-    options = ShardOptions(label_nc=label_nc, ignore_index=args.ignore_index, palette=palette, reencode=args.reencode,
-                           size=args.size)
-    shards, bad, stats = write_shards(
-        samples, args.out, args.split, options, max_samples=args.max_shard_samples, max_megabytes=args.max_shard_mb,
-        workers=args.workers,
-    )
+    entry: dict
+    manifest: Path
+    bad: list[Unpaired]
+    unpaired: list[Unpaired]
+    max_bad_fraction: float
+
+    @property
+    def considered(self) -> int:
+        return self.entry["num_samples"] + len(self.bad)
+
+    @property
+    def too_many_bad(self) -> bool:
+        """More than ``max_bad_fraction`` of the samples were bad: the split is not fit to train on."""
+        return bool(self.considered) and len(self.bad) / self.considered > self.max_bad_fraction
+
+
+def label_nc_from_root(root: Path) -> int:
+    """``label_nc`` of ``{root}/classes.json``; ``ValueError`` when there is none."""
+    classes = root / "classes.json"
+    if not classes.is_file():
+        raise ValueError(f"no {classes} to read label_nc from")
+    return int(json.loads(classes.read_text())["label_nc"])
+
+
+def write_split(
+    layout: str,
+    root: Path,
+    split: str,
+    out: Path,
+    *,
+    label_nc: int | None = None,
+    ignore_index: int | None = None,
+    palette: Palette | None = None,
+    labels: str | None = None,
+    instances: str | None = None,
+    images: str | None = None,
+    require_images: bool = True,
+    reencode: str | None = None,
+    size: tuple[int, int] | None = None,
+    max_shard_samples: int = 1000,
+    max_shard_mb: float = 512,
+    workers: int = 1,
+    overwrite: bool = False,
+    max_bad_fraction: float = 0.05,
+    progress: bool = True,
+) -> SplitResult:
+    """Find the samples of one split of a dataset layout, write them as ``{out}/{split}-NNNNNN.tar`` and record
+    the split in ``{out}/manifest.json``.
+
+    ``label_nc`` defaults to ``{root}/classes.json``'s. Raises ``FileExistsError`` when ``out`` already holds
+    shards of the split (unless ``overwrite``), ``FileNotFoundError`` / ``ValueError`` for a layout that finds
+    nothing or a bad palette; bad samples are skipped and listed in the result (``too_many_bad`` when more
+    than ``max_bad_fraction`` of them were), not raised.
+    """
+    root, out = Path(root), Path(out)
+    label_nc = label_nc_from_root(root) if label_nc is None else label_nc
+    existing = sorted(out.glob(f"{split}-*.tar"))
+    if existing and not overwrite:
+        raise FileExistsError(f"{out} already holds {len(existing)} {split} shards; pass --overwrite to replace them")
+    samples, unpaired = find_samples(layout, root, split, labels=labels, instances=instances, images=images,
+                                     require_images=require_images)
+    options = ShardOptions(label_nc=label_nc, ignore_index=ignore_index, palette=palette, reencode=reencode, size=size)
+    shards, bad, stats = write_shards(samples, out, split, options, max_samples=max_shard_samples,
+                                      max_megabytes=max_shard_mb, workers=workers, progress=progress)
     written = {s["url"] for s in shards}
     for stale in existing:
         if stale.name not in written:
             stale.unlink()
-    for item in bad:
-        print(f"bad sample {item.path}: {item.reason}", file=sys.stderr)
     entry = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hrgan_version": __version__,
-        "layout": args.layout,
-        "root": str(args.root),
+        "layout": layout,
+        "root": str(root),
         "label_nc": label_nc,
-        "ignore_index": args.ignore_index,
+        "ignore_index": ignore_index,
         "has_instances": any(s.instance is not None for s in samples),
         "has_images": any(s.image is not None for s in samples),
         "num_samples": sum(s["samples"] for s in shards),
@@ -337,16 +344,4 @@ def main(argv: list[str] | None = None) -> int:
         "bad_samples": [{"path": str(b.path), "reason": b.reason} for b in bad],
         "unpaired_files": [{"path": str(u.path), "reason": u.reason} for u in unpaired],
     }
-    path = update_manifest(args.out, args.split, entry)
-    considered = len(samples)
-    print(
-        f"wrote {entry['num_samples']} samples in {len(shards)} shards to {args.out} ({path.name} updated); "
-        f"{len(bad)} bad, {len(unpaired)} unpaired files skipped"
-    )
-    if "palette_outside_fraction" in stats:
-        print(f"palette: on average {stats['palette_outside_fraction']['mean']:.1%} of label pixels were farther than "
-              f"{args.palette_tolerance} from every palette colour (max {stats['palette_outside_fraction']['max']:.1%})")
-    if considered and len(bad) / considered > args.max_bad_fraction:
-        print(f"hrgan shards: {len(bad)} of {considered} samples are bad (> {args.max_bad_fraction:.0%})", file=sys.stderr)
-        return 1
-    return 0
+    return SplitResult(entry, update_manifest(out, split, entry), bad, unpaired, max_bad_fraction)

@@ -7,17 +7,14 @@ colour per car and per person's shirt (the per-instance appearance the
 instance-feature encoder can learn). Textures are anchored to each region's
 bounding box and include detail a few pixels wide (window grids, paving
 joints, lane dashes, leaf patterns) that only a full-resolution model reproduces.
-
-    hrgan synth --out data/synth --num 200 --size 2048x1024 --seed 0 --split train
+``hrgan synth`` writes them (``hrgan.commands.synth``).
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +24,6 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from hrgan.arguments import parse_size
 from hrgan.data.images import encode_png
 from hrgan.io import write_bytes_atomic
 
@@ -339,19 +335,3 @@ def write_dataset(
     bar.close()
     write_bytes_atomic(out / "classes.json", json.dumps(classes_json(), indent=2).encode())
     return names
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hrgan synth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="output root (gets {split}_label/, {split}_inst/, {split}_img/)")
-    parser.add_argument("--num", type=int, required=True, help="number of scenes")
-    parser.add_argument("--size", type=parse_size, default=(2048, 1024), help="WIDTHxHEIGHT (default: 2048x1024)")
-    parser.add_argument("--seed", type=int, default=0, help="scene i of seed s is always the same (default: %(default)s)")
-    parser.add_argument("--split", default="train", help="split name used in folder names (default: %(default)s)")
-    parser.add_argument("--image-format", choices=("png", "jpg"), default="png", help="photo format (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="processes (default: %(default)s)")
-    args = parser.parse_args(argv)
-    write_dataset(args.out, num=args.num, width=args.size[0], height=args.size[1], seed=args.seed, split=args.split,
-                  image_format=args.image_format, workers=args.workers)
-    print(f"wrote {args.num} {args.split} scenes at {args.size[0]}x{args.size[1]} to {args.out}")
-    return 0

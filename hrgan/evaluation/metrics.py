@@ -20,19 +20,10 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from PIL import Image
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from hrgan.visualize import colorize_labels, default_palette, image_to_uint8, to_uint8
+from hrgan.pixels import to_uint8
+from hrgan.visualize import colorize_labels, default_palette, image_to_uint8
 
-METRICS = ("fid", "psnr", "ssim", "miou")
 RANKING = ("psnr", "ssim", "pixel_accuracy")  # what orders the worst/best grid, the first one measured
-
-
-def parse_metrics(text: str) -> tuple[str, ...]:
-    """'fid,psnr' -> ('fid', 'psnr'); unknown names raise ValueError listing the known ones."""
-    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in METRICS]
-    if unknown or not names:
-        raise ValueError(f"unknown metric(s) {unknown or text!r}; choose from {','.join(METRICS)}")
-    return names
 
 
 def confusion(pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
@@ -92,7 +83,7 @@ class EvaluationMetrics:
     """Everything ``hrgan evaluate`` and the evaluation callback report, accumulated batch by batch.
 
     Args:
-        metrics: names from ``METRICS``.
+        metrics: names from ``hrgan.evaluation.options.METRICS``.
         label_nc, ignore_index: the model's classes (for the confusion matrices).
         inception: FID's network (``hrgan.pretrained.load_fid_inception``), needed for ``fid``.
         segmenter: a network mapping images in [-1, 1] to logits over label_nc, needed for ``miou``.

@@ -148,7 +148,7 @@ class FileInputs(Dataset):
             instance = None
             if self.options.instances:
                 if sample.instance is None:
-                    raise BadSampleError(f"{sample.label}: no instance map (pass --instances, or --no-instances)")
+                    raise BadSampleError(f"{sample.label}: no instance map (pass --instances, or --instance-edges false)")
                 instance = _read_file(sample.instance)
             return read_maps(sample.key, _read_file(sample.label), instance, self.options)
         except BadSampleError as error:
@@ -186,7 +186,7 @@ class ShardInputs(IterableDataset):
             instance = None
             if self.options.instances:
                 if "inst.png" not in sample:
-                    raise BadSampleError(f"{where}: no inst.png, and the model was trained with instance maps (or --no-instances)")
+                    raise BadSampleError(f"{where}: no inst.png, and the model was trained with instance maps (or --instance-edges false)")
                 instance = (sample["inst.png"], f"{where} inst.png")
             return read_maps(key, (sample["label.png"], f"{where} label.png"), instance, self.options)
         except BadSampleError as error:

@@ -11,9 +11,17 @@ encoding works (pix2pixHD reads it from Cityscapes' ``id // 1000``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from hrgan.data.stream import ShardStream
+
+if TYPE_CHECKING:
+    from hrgan.inference.synthesizer import Synthesizer  # it imports this module
 
 
 def instance_regions(
@@ -120,3 +128,22 @@ class StyleBank:
             if n:
                 values[i] = self.centres[c, min(cluster, n - 1) if cluster is not None else int(rng.integers(n))]
         return values.to(label.device)[region].permute(2, 0, 1)
+
+
+def collect_instance_features(synth: Synthesizer, urls: str, *, min_fraction: float, limit: int | None) -> tuple[dict[int, list[torch.Tensor]], int]:
+    """{class: [instance vectors]} over the shards (one sample at a time, any size), and the samples read."""
+    stream = ShardStream(urls, batch_size=1, train=False, require_image=True)
+    per_class: dict[int, list[torch.Tensor]] = {}
+    count = 0
+    for batch in tqdm(DataLoader(stream, batch_size=None), desc="encode-features", unit="sample"):
+        if "inst" not in batch:
+            raise ValueError(f"sample {batch['key'][0]} has no instance map; styles are per instance")
+        instance = batch["inst"].long()
+        features = synth.encode(batch["image"], instance)[0].cpu()
+        found = large_instance_features(features, batch["label"][0], instance[0], synth.label_nc, min_fraction=min_fraction)
+        for c, vectors in found.items():
+            per_class.setdefault(c, []).append(vectors)
+        count += 1
+        if limit is not None and count >= limit:
+            break
+    return per_class, count

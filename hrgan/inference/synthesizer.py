@@ -9,12 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from hrgan.conditioning import build_generator_input
+from hrgan.inference.options import PRECISION_NAMES
 from hrgan.export import build_network
 from hrgan.inference.model import load_inference_export
 from hrgan.inference.styles import StyleBank
 from hrgan.models import Pix2PixHDGenerator, instance_average_pool
 
-PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (None, torch.bfloat16, torch.float16), strict=True))
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -100,7 +101,7 @@ class Synthesizer:
         Args:
             label: integer class ids (validated: bad values raise ``ValueError`` listing them).
             instance: instance ids; for a model trained with instance edges, None gives an
-                all-zero edge channel (``--no-instances``).
+                all-zero edge channel (``--instance-edges false``).
             features: [B, feat_num, H, W] instance features, required when the model has an encoder.
         """
         label = label.to(self.device)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from hrgan.data.shards import main as shards_main
+from hrgan.data.shards import write_split
 from hrgan.data.synthetic import write_dataset
 
 
@@ -15,8 +15,7 @@ def synth_root(tmp_path_factory):
 
 
 def make_shards(root, out, per_shard):
-    assert shards_main(["--layout", "pix2pixhd", "--root", str(root), "--out", str(out),
-                        "--max-shard-samples", str(per_shard), "--workers", "1"]) == 0
+    assert not write_split("pix2pixhd", root, "train", out, max_shard_samples=per_shard, progress=False).bad
     return out
 
 

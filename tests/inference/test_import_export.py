@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from hrgan.conditioning import build_generator_input
-from hrgan.export_generator import main as export_main
-from hrgan.import_pix2pixhd import main as import_main
-from hrgan.infer import main as infer
+from hrgan.commands.export import main as export_main
+from hrgan.commands.import_pix2pixhd import main as import_main
+from hrgan.commands.infer import main as infer
 from hrgan.inference.synthesizer import Synthesizer
 from tests.models import pix2pixhd_layout as official
 
@@ -55,7 +55,7 @@ def test_import_checks_options_against_the_weights(tmp_path, capsys):
     assert "ngf 8" in capsys.readouterr().err
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    assert import_main(["--generator", str(garbage), "--label-nc", str(LABEL_NC), "--out", out]) == 2
+    assert import_main(["--generator", str(garbage), "--label-nc", str(LABEL_NC), "--out", out]) == 1  # not a state dict: a data error
     assert "garbage.pth" in capsys.readouterr().err
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from hrgan.encode_features import main as encode_features
+from hrgan.commands.encode_features import main as encode_features
 from hrgan.export import load_export
-from hrgan.infer import main as infer
+from hrgan.commands.infer import main as infer
 from hrgan.inference.styles import StyleBank, instance_regions, kmeans, large_instance_features
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
 from hrgan.training.callbacks import InferenceExport
@@ -58,7 +58,7 @@ def feature_model(tiny_shards, tmp_path_factory):
 
 def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_maps, tmp_path, capsys):
     maps = ["--labels", str(odd_maps / "test_label"), "--instances", str(odd_maps / "test_inst"), "--workers", "0"]
-    assert infer(["--checkpoint", str(feature_model), "--out", str(tmp_path / "x"), *maps]) == 2
+    assert infer(["--checkpoint", str(feature_model), "--out", str(tmp_path / "x"), *maps]) == 1  # the model is not ready: exit 1
     assert "hrgan encode-features" in capsys.readouterr().err  # no styles yet: says what to run
 
     styled = tmp_path / "styled.pt"
@@ -87,6 +87,7 @@ def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_
         assert_photos_match(x, y)
     # the same as encoding the resized reference photo over the map's instances directly
     from hrgan.inference.synthesizer import Synthesizer
+    from hrgan.pixels import from_uint8
     from hrgan.visualize import image_to_uint8
 
     synth = Synthesizer.load(styled)
@@ -94,7 +95,7 @@ def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_
     label = torch.from_numpy(np.array(Image.open(odd_maps / "test_label" / f"{stem}.png"))).long()[None]
     instance = torch.from_numpy(np.array(Image.open(odd_maps / "test_inst" / f"{stem}.png"))).long()[None]
     photo = Image.open(reference).convert("RGB").resize((label.shape[2], label.shape[1]), Image.Resampling.BICUBIC)
-    pixels = torch.from_numpy(np.array(photo)).permute(2, 0, 1).float().div(127.5).sub(1)[None]
+    pixels = from_uint8(torch.from_numpy(np.array(photo)).permute(2, 0, 1))[None]
     features = synth.encode(pixels, instance)
     expected = image_to_uint8(synth(label, instance, features)[0])
     assert_photos_match(np.asarray(Image.open(tmp_path / "ref" / f"{stem}.png")), expected)
@@ -105,7 +106,7 @@ def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_
 
 
 def test_encode_features_refuses_a_model_without_encoder(trained, tiny_shards, capsys):
-    assert encode_features(["--checkpoint", str(trained / "export.pt"), "--data", str(tiny_shards / "train-*.tar")]) == 2
+    assert encode_features(["--checkpoint", str(trained / "export.pt"), "--data", str(tiny_shards / "train-*.tar")]) == 1
     assert "no instance-feature encoder" in capsys.readouterr().err
 
 

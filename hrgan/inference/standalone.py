@@ -1,23 +1,17 @@
-"""hrgan export: the generator alone as TorchScript or ONNX, for serving without hrgan.
+"""The generator alone as TorchScript or ONNX, for serving without hrgan (behind ``hrgan export``).
 
 The exported network takes the conditioning tensor [B, C, H, W] (one-hot labels,
 then the instance-edge channel, then instance features: C = label_nc + edges +
 feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
-multiples of the size multiple printed here and stored with the file (TorchScript:
+multiples of the size multiple stored with the file (TorchScript:
 the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
-batch, height and width. 'hrgan infer' does the padding and conditioning for you.
-
-examples:
-  hrgan export --checkpoint runs/demo/export.pt --format torchscript --out generator.pt
-  hrgan export --checkpoint runs/demo/checkpoints/last.ckpt --format onnx --out generator.onnx
+batch, height and width.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -75,29 +69,3 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
         else:
             raise ValueError(f"format must be torchscript or onnx, got {fmt!r}")
     return write_bytes_atomic(out, buffer.getvalue())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hrgan export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True, help="export.pt or a Lightning checkpoint (EMA weights when present)")
-    parser.add_argument("--format", choices=("torchscript", "onnx"), required=True, help="output format")
-    parser.add_argument("--out", type=Path, required=True, help="file to write")
-    parser.add_argument("--device", default="cpu", help="device to trace on (default: %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        synth = Synthesizer.load(args.checkpoint, device=args.device)
-        path = export_generator(synth, args.format, args.out)
-    except ImportError as error:
-        print(f"hrgan export: ONNX export needs the onnx package: pip install onnx ({error})", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as error:
-        print(f"hrgan export: {error}", file=sys.stderr)
-        return 2
-    meta = describe(synth)
-    print(f"{path}: input [B, {meta['in_channels']}, H, W] with H and W multiples of {meta['size_multiple']}, "
-          f"output [B, 3, H, W] in [-1, 1]")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

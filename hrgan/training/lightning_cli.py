@@ -1,8 +1,4 @@
-"""``hrgan fit|validate``: LightningCLI over the pix2pixHD module and the shard DataModule.
-
-    hrgan fit --config configs/demo.yaml
-    hrgan fit --config configs/cityscapes_2048x1024.yaml --data.train_urls '/data/cs/train-{000000..000029}.tar'
-    hrgan fit --config configs/demo.yaml --ckpt_path last          # resume where the run stopped
+"""LightningCLI over the pix2pixHD module and the shard DataModule, behind ``hrgan fit`` and ``hrgan validate``.
 
 Input channel counts are linked: the generator takes label_nc + 1 (instance
 edges, when used) + feat_num channels, the discriminator label_nc + 1 + 3.
@@ -12,13 +8,13 @@ The resolved configuration is saved as config.yaml in the run directory.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from pytorch_lightning.cli import LightningCLI
 
 from hrgan.conditioning import input_channels
 from hrgan.data.datamodule import ShardDataModule
+from hrgan.envinfo import wandb_is_set_up
 from hrgan.training.callbacks import run_dir
 from hrgan.training.module import Pix2PixHDModule
 
@@ -29,14 +25,6 @@ def generator_channels(label_nc: int, use_instance_edges: bool, feat_num: int) -
 
 def discriminator_channels(label_nc: int, use_instance_edges: bool) -> int:
     return input_channels(label_nc, use_instance_edges=use_instance_edges) + 3
-
-
-def wandb_is_set_up() -> bool:
-    """True when the user configured wandb (mode, API key, or a login in ~/.netrc)."""
-    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
-        return True
-    netrc = Path.home() / ".netrc"
-    return netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore")
 
 
 class HrganCLI(LightningCLI):
@@ -107,23 +95,19 @@ def place_run_outputs(trainer_config) -> None:
         logger.init_args["save_dir"] = str(root)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``hrgan fit|validate|test ...`` (argv without the leading 'hrgan')."""
+def run_lightning_cli(argv: list[str], *, description: str) -> int:
+    """Run LightningCLI on ``argv`` (``fit ...`` or ``validate ...``, without the leading 'hrgan')."""
     HrganCLI(
         Pix2PixHDModule,
         ShardDataModule,
-        args=None if argv is None or argv == sys.argv[1:] else argv,
+        args=argv,
         trainer_defaults={
             "reload_dataloaders_every_n_epochs": 1,  # progressive stages change batch size and resolution
             "max_epochs": -1,  # the schedule decides when training ends
             "plugins": [{"class_path": "hrgan.training.checkpoint_io.AtomicCheckpointIO"}],
         },
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": __doc__},
+        parser_kwargs={"description": description},
         auto_configure_optimizers=False,
     )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

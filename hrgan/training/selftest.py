@@ -1,4 +1,4 @@
-"""``hrgan selftest``: the real training pipeline, tiny, to check an installation or a GPU node.
+"""The real training pipeline behind ``hrgan selftest``, tiny, to check an installation or a GPU node.
 
 Makes 8 synthetic scenes, shards them, and trains a small pix2pixHD (global
 generator, then one local enhancer) through the same DataModule, module,
@@ -9,8 +9,6 @@ counts, device) and ``samples/latest.png`` (labels | edges | generated | real) t
 
 from __future__ import annotations
 
-import argparse
-import functools
 import json
 import math
 import time
@@ -21,10 +19,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from hrgan.arguments import parse_size
 from hrgan.conditioning import input_channels
 from hrgan.data.datamodule import ShardDataModule
-from hrgan.data.shards import main as shards_main
+from hrgan.data.shards import write_split
 from hrgan.data.synthetic import LABEL_NC, write_dataset
 from hrgan.io import write_bytes_atomic
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
@@ -48,8 +45,7 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, precisio
     """Run the self-test and return the report written to ``selftest.json``."""
     pl.seed_everything(seed, verbose=False)
     write_dataset(out / "data", num=8, width=width, height=height, seed=seed, progress=False)
-    if shards_main(["--layout", "pix2pixhd", "--root", str(out / "data"), "--out", str(out / "data" / "shards"),
-                    "--workers", "1", "--overwrite"]) != 0:
+    if write_split("pix2pixhd", out / "data", "train", out / "data" / "shards", overwrite=True, progress=False).bad:
         raise RuntimeError("sharding the self-test scenes failed")
     in_ch = input_channels(LABEL_NC, use_instance_edges=True)
     generator = Pix2PixHDGenerator(in_channels=in_ch, ngf=8, n_downsample_global=3, n_blocks_global=3,
@@ -92,29 +88,3 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, precisio
     }
     write_bytes_atomic(out / "selftest.json", json.dumps(report, indent=2).encode())
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="hrgan selftest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", type=Path, default=Path("runs/selftest"), help="output folder (default: %(default)s)")
-    parser.add_argument("--size", type=functools.partial(parse_size, multiple=32), default=(128, 64),
-                        help="WIDTHxHEIGHT of stage 2, multiples of 32 (default: 128x64)")
-    parser.add_argument("--steps", type=int, default=10, help="training iterations, split over 2 stages (default: %(default)s)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda (default: %(default)s)")
-    parser.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"), help="(default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    args = parser.parse_args(argv)
-    report = run(out=args.out, width=args.size[0], height=args.size[1], steps=args.steps, device=args.device,
-                 precision=args.precision, seed=args.seed)
-    first, last = report["losses"][0], report["losses"][-1]
-    print(f"device {report['device']}, {report['steps']} iterations at up to {report['size']}, "
-          f"{report['seconds_per_step']:.3f} s/iteration, precision {report['precision']}")
-    print(f"VGG loss: {report['vgg_loss']}")
-    print("losses first -> last: " + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in first if k in last))
-    print(f"wrote {args.out / 'selftest.json'} and {args.out / 'samples' / 'latest.png'}")
-    if not report["ok"]:
-        print("selftest FAILED: a loss is not finite or the run stopped early")
-        return 1
-    return 0

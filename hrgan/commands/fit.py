@@ -1,0 +1,28 @@
+"""hrgan fit: train a model from a YAML config (LightningCLI: every option is also a --dotted.flag).
+
+Input channel counts are linked: the generator takes label_nc + 1 (instance
+edges, when used) + feat_num channels, the discriminator label_nc + 1 + 3.
+Every output of a run goes under trainer.default_root_dir: config.yaml (the
+resolved configuration), checkpoints/, samples/, wandb/ (offline unless wandb
+is set up) and export.pt.
+
+examples:
+  hrgan fit --config configs/demo.yaml
+  hrgan fit --config configs/cityscapes_2048x1024.yaml --data.train_urls '/data/cs/train-{000000..000029}.tar'
+  hrgan fit --config configs/demo.yaml --ckpt_path last          # resume where the run stopped
+  hrgan fit --config configs/demo.yaml --print_config            # the full configuration with every default
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from hrgan.training.lightning_cli import run_lightning_cli  # its options come from the classes' signatures
+
+    return run_lightning_cli(["fit", *(sys.argv[1:] if argv is None else argv)], description=__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""hrgan infer: label maps to photos with a trained model, at any size.
+
+Inputs are paired by file stem; each output is OUTDIR/STEM.png (with
+--side-by-side also STEM_side.png: colourised label | photo). Inputs of any size
+are padded (reflection) to the network's multiple and cropped back. Existing
+outputs are kept unless --overwrite; every file is written under a temporary
+name and renamed. One bad input never stops the others: the summary lists
+every failure with its reason, and the exit code is 1 when any failed.
+
+examples:
+  hrgan infer --checkpoint runs/demo/export.pt --labels data/test_label --instances data/test_inst --out out/
+  hrgan infer --checkpoint last.ckpt --labels 'maps/**/*_labelIds.png' --instances 'maps/**/*_instanceIds.png' --out out/
+  hrgan infer --checkpoint export.pt --labels 'shards/val-{000000..000003}.tar' --out out/ --device cuda --precision bf16
+  hrgan infer --checkpoint export.pt --labels facade.png --palette palette.json --instance-edges false --out out/
+  hrgan infer --checkpoint export.pt --labels l/ --instances i/ --out out/ --style cluster:3   (models with styles)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hrgan.commands.common import (USAGE_ERROR, add_device, any_size, argument_type, boolean, command_parser, fail,
+                                   non_negative_int, parse_arguments, positive_int, warn)
+from hrgan.inference.options import PRECISION_NAMES, InferOptions, Style
+
+PROG = "hrgan infer"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = command_parser(PROG, __doc__)
+    parser.add_argument("--checkpoint", type=Path, required=True, help="export.pt or a Lightning checkpoint (EMA weights when present)")
+    parser.add_argument("--labels", required=True, help="label map file, folder (recursive), glob, or WebDataset shard URLs")
+    parser.add_argument("--instances", help="instance map file, folder or glob, paired with the labels by stem")
+    parser.add_argument("--instance-edges", type=boolean, default=True, metavar="true|false",
+                        help="false: read no instance maps and run a model trained with them on an all-zero edge channel (default: true)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--size", type=any_size, help="resize inputs to WIDTHxHEIGHT first (nearest)")
+    parser.add_argument("--palette", type=Path, help="palette JSON to turn colour-coded label images into class ids")
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="maps per forward pass (same-size neighbours are batched; default: %(default)s)")
+    add_device(parser)
+    parser.add_argument("--precision", choices=PRECISION_NAMES, default="32", help="32, bf16 or 16 (autocast; default: %(default)s)")
+    parser.add_argument("--style", type=argument_type(Style.parse), help="instance features: random, cluster:K or from-image:PATH (models with an encoder)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --style random (each map is reproducible alone; default: %(default)s)")
+    parser.add_argument("--side-by-side", action="store_true", help="also write STEM_side.png: colourised label | photo")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--workers", type=non_negative_int, default=2, help="processes reading inputs (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(build_parser(), argv)
+    options = InferOptions(
+        out=args.out, instances=args.instances, instance_edges=args.instance_edges, size=args.size, palette=args.palette,
+        batch_size=args.batch_size, style=args.style, seed=args.seed, side_by_side=args.side_by_side,
+        overwrite=args.overwrite, workers=args.workers,
+    )
+    from hrgan.inference.runner import check_options, run_inference
+    from hrgan.inference.synthesizer import Synthesizer
+
+    try:
+        synth = Synthesizer.load(args.checkpoint, device=args.device, precision=args.precision)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        return fail(PROG, str(error))
+    usage_problem, model_problem = check_options(synth, args.checkpoint, args.labels, options)
+    if usage_problem:
+        return fail(PROG, usage_problem, USAGE_ERROR)
+    if model_problem:
+        return fail(PROG, model_problem)
+    if args.style is not None and not synth.feat_num:
+        warn(PROG, "this model has no instance-feature encoder; --style is ignored")
+    try:
+        summary = run_inference(synth, args.labels, options)
+    except FileNotFoundError as error:
+        return fail(PROG, str(error))
+    for line in summary.warnings:
+        warn(PROG, line)
+    print(summary.report(args.out))
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

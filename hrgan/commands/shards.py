@@ -1,0 +1,99 @@
+"""hrgan shards: validate paired files and write them as WebDataset shards with a manifest.
+
+Each sample becomes label.png (8 or 16 bit), inst.png (16 bit, when present),
+img.<ext> (the original bytes unless --reencode or --size) and json (size and
+source paths) in OUT/SPLIT-NNNNNN.tar. OUT/manifest.json records, per split,
+the shards and their sample counts, label_nc, the ignore value, per-class pixel
+frequencies, image sizes, instance presence and every skipped file with its
+reason. Bad samples (unreadable, truncated, sizes that differ, label values out
+of range) are skipped; the command fails (exit 1) only when more than
+--max-bad-fraction of them are bad.
+
+examples:
+  hrgan shards --layout cityscapes --root /data/cityscapes --split train --out shards/ --label-nc 35
+  hrgan shards --layout pix2pixhd --root data/synth --split train --out data/synth/shards --size 1024x512
+  hrgan shards --layout folders --root data --labels 'masks/{split}' --images 'photos/{split}' --out shards/ --label-nc 19
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hrgan.commands.common import command_parser, fail, fraction, parse_size, positive_int
+from hrgan.data.layouts import LAYOUTS
+
+PROG = "hrgan shards"
+
+
+def build_parser():
+    parser = command_parser(PROG, __doc__)
+    parser.add_argument("--layout", choices=LAYOUTS, required=True,
+                        help="pix2pixhd: {split}_label/_inst/_img folders; cityscapes: gtFine/ + leftImg8bit/; folders: --labels/--instances/--images")
+    parser.add_argument("--root", type=Path, required=True, help="dataset root")
+    parser.add_argument("--split", default="train", help="split name (default: %(default)s)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder for {split}-NNNNNN.tar and manifest.json")
+    parser.add_argument("--label-nc", type=positive_int, help="number of label classes (default: classes.json's label_nc under --root)")
+    parser.add_argument("--ignore-index", type=int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
+    parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
+    parser.add_argument("--palette-tolerance", type=float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
+    parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")
+    parser.add_argument("--instances", help="folders layout: instance folder or glob")
+    parser.add_argument("--images", help="folders layout: photo folder or glob")
+    parser.add_argument("--allow-missing-images", action="store_true", help="keep labels without a photo (inference sets)")
+    parser.add_argument("--reencode", choices=("png", "jpg"), help="re-encode photos instead of storing their bytes")
+    parser.add_argument("--size", type=parse_size, metavar="WxH",
+                        help="resize every sample once, here (labels and instances nearest, photos Lanczos, re-encoded in "
+                             "their own format unless --reencode): training at 1024x512 from 2048x1024 frames then "
+                             "decodes a quarter of the pixels per sample")
+    parser.add_argument("--max-shard-samples", type=positive_int, default=1000, help="samples per shard at most (default: %(default)s)")
+    parser.add_argument("--max-shard-mb", type=float, default=512, help="shard size in MiB at most (default: %(default)s)")
+    parser.add_argument("--max-bad-fraction", type=fraction, default=0.05,
+                        help="exit 1 when more than this fraction of samples is bad (default: %(default)s)")
+    parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1), help="processes (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing shards of this split")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from hrgan.data.palette import Palette
+    from hrgan.data.shards import label_nc_from_root, write_split
+
+    try:
+        label_nc = args.label_nc if args.label_nc is not None else label_nc_from_root(args.root)
+    except ValueError as error:
+        parser.error(f"--label-nc is required: {error}")
+    try:
+        palette = Palette.load(args.palette, tolerance=args.palette_tolerance) if args.palette else None
+        result = write_split(
+            args.layout, args.root, args.split, args.out, label_nc=label_nc, ignore_index=args.ignore_index,
+            palette=palette, labels=args.labels, instances=args.instances, images=args.images,
+            require_images=not args.allow_missing_images, reencode=args.reencode, size=args.size,
+            max_shard_samples=args.max_shard_samples, max_shard_mb=args.max_shard_mb, workers=args.workers,
+            overwrite=args.overwrite, max_bad_fraction=args.max_bad_fraction,
+        )
+    except FileExistsError as error:
+        parser.error(str(error))
+    except (FileNotFoundError, ValueError) as error:
+        return fail(PROG, str(error))
+    for item in result.unpaired:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+    for item in result.bad:
+        print(f"bad sample {item.path}: {item.reason}", file=sys.stderr)
+    entry = result.entry
+    print(f"wrote {entry['num_samples']} samples in {len(entry['shards'])} shards to {args.out} ({result.manifest.name} "
+          f"updated); {len(result.bad)} bad, {len(result.unpaired)} unpaired files skipped")
+    if "palette_outside_fraction" in entry:
+        outside = entry["palette_outside_fraction"]
+        print(f"palette: on average {outside['mean']:.1%} of label pixels were farther than {args.palette_tolerance} "
+              f"from every palette colour (max {outside['max']:.1%})")
+    if result.too_many_bad:
+        return fail(PROG, f"{len(result.bad)} of {result.considered} samples are bad (> {args.max_bad_fraction:.0%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

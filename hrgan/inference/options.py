@@ -1,0 +1,60 @@
+"""What ``hrgan infer`` is asked to do, as typed values that parse without torch (so --help answers at once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PRECISION_NAMES = ("32", "bf16", "16")  # float32, bfloat16 and float16 autocast
+
+
+@dataclass(frozen=True)
+class Style:
+    """How instance features are chosen: random clusters, one cluster index, or a reference photo's."""
+
+    mode: str  # "random" | "cluster" | "image"
+    cluster: int | None = None
+    image: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Style:
+        """``random``, ``cluster:K`` or ``from-image:PATH``; ``ValueError`` otherwise."""
+        if text == "random":
+            return cls("random")
+        kind, _, value = text.partition(":")
+        if kind == "cluster" and value.isdigit():
+            return cls("cluster", cluster=int(value))
+        if kind == "from-image" and value:
+            return cls("image", image=Path(value))
+        raise ValueError(f"style must be random, cluster:K or from-image:PATH, got {text!r}")
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    """Where and how ``run_inference`` writes photos.
+
+    Args:
+        out: output folder (STEM.png, and STEM_side.png with ``side_by_side``).
+        instances: instance maps (file, folder or glob) paired with the labels by stem.
+        instance_edges: read instance maps at all; False runs a model trained with them on an all-zero edge channel.
+        size: resize inputs to (W, H) first (nearest).
+        palette: palette JSON for colour-coded label images.
+        batch_size: maps per forward pass (same-size neighbours are batched).
+        style: instance features of models with an encoder (default: random clusters).
+        seed: seed of random styles; each map is reproducible alone.
+        side_by_side: also write colourised label | photo.
+        overwrite: replace existing outputs.
+        workers: processes reading inputs.
+    """
+
+    out: Path
+    instances: str | None = None
+    instance_edges: bool = True
+    size: tuple[int, int] | None = None
+    palette: Path | None = None
+    batch_size: int = 4
+    style: Style | None = None
+    seed: int = 0
+    side_by_side: bool = False
+    overwrite: bool = False
+    workers: int = 2

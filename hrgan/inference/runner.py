@@ -1,0 +1,164 @@
+"""Label maps to photos with a trained model, at any size: reading, batching, writing, and the summary.
+
+Inputs are paired by file stem; each output is OUT/STEM.png (with side_by_side
+also STEM_side.png: colourised label | photo). Existing outputs are kept unless
+overwrite; every file is written under a temporary name and renamed. One bad
+input never stops the others: the summary lists every failure with its reason.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from hrgan.data.palette import Palette
+from hrgan.inference.inputs import FileInputs, Failed, Loaded, ReadOptions, ShardInputs, find_input_files, is_shard_input
+from hrgan.inference.options import InferOptions, Style
+from hrgan.inference.synthesizer import Synthesizer
+from hrgan.models import instance_average_pool
+from hrgan.pixels import from_uint8
+from hrgan.visualize import colorize_labels, image_to_uint8, save_png, side_by_side
+
+
+@dataclass
+class Summary:
+    written: int = 0
+    skipped: int = 0
+    failed: list[Failed] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def report(self, out: Path) -> str:
+        hint = " (outputs exist; --overwrite replaces them)" if self.skipped else ""
+        lines = [f"written {self.written}, skipped {self.skipped}{hint}, failed {len(self.failed)}; outputs in {out}"]
+        lines += [f"  failed: {f.reason}" if f.source in f.reason else f"  failed: {f.source}: {f.reason}" for f in self.failed]
+        return "\n".join(lines)
+
+
+class Runner:
+    """Batches same-size inputs, runs the model, writes the outputs and keeps the summary."""
+
+    def __init__(self, synth: Synthesizer, options: InferOptions, summary: Summary) -> None:
+        self.synth, self.options, self.summary = synth, options, summary
+        self.style = options.style or Style("random")
+        self.palette = np.array(synth.palette, dtype=np.uint8)
+        self.pending: list[Loaded] = []
+        self.reference: dict[tuple[int, int], torch.Tensor] = {}  # --style from-image: encoder features per size
+
+    def outputs(self, key: str) -> tuple[Path, Path]:
+        return self.options.out / f"{key}.png", self.options.out / f"{key}_side.png"
+
+    def add(self, item: Loaded) -> None:
+        if self.pending and self.pending[0].label.shape != item.label.shape:
+            self.flush()
+        self.pending.append(item)
+        if len(self.pending) >= self.options.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            label = torch.from_numpy(np.stack([b.label for b in batch]))
+            instance = None if batch[0].instance is None else torch.from_numpy(np.stack([b.instance for b in batch]))
+            photos = self.synth(label, instance, self.features(batch, label, instance))
+        except (RuntimeError, ValueError) as error:  # e.g. out of memory: these inputs fail, the rest go on
+            self.summary.failed += [Failed(b.key, b.source, f"generation failed: {error}") for b in batch]
+            return
+        for item, photo in zip(batch, photos, strict=True):
+            self.write(item, image_to_uint8(photo))
+
+    def features(self, batch: list[Loaded], label: torch.Tensor, instance: torch.Tensor | None) -> torch.Tensor | None:
+        synth, style = self.synth, self.style
+        if not synth.feat_num:
+            return None
+        regions = instance if instance is not None else label  # without instances: one region per class
+        if style.mode == "image":
+            raw = self.reference_features(label.shape[1], label.shape[2])
+            return instance_average_pool(raw.expand(len(batch), -1, -1, -1), regions.to(raw.device).long())
+        maps = []
+        for item, lab, reg in zip(batch, label, regions, strict=True):
+            rng = np.random.default_rng([self.options.seed, zlib.crc32(item.key.encode())])
+            maps.append(synth.styles.feature_map(lab, reg, cluster=style.cluster, rng=rng))
+        return torch.stack(maps)
+
+    def reference_features(self, height: int, width: int) -> torch.Tensor:
+        """The reference photo's encoder features at this size, [1, F, H, W]; encoded once per size."""
+        if (height, width) not in self.reference:
+            photo = Image.open(self.style.image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+            pixels = from_uint8(torch.from_numpy(np.array(photo)).permute(2, 0, 1))
+            self.reference[(height, width)] = self.synth.encoder_features(pixels.unsqueeze(0))
+        return self.reference[(height, width)]
+
+    def write(self, item: Loaded, photo: np.ndarray) -> None:
+        main, side = self.outputs(item.key)
+        try:
+            save_png(main, photo)
+            if self.options.side_by_side:
+                save_png(side, side_by_side(colorize_labels(item.label, self.palette), photo))
+        except OSError as error:
+            self.summary.failed.append(Failed(item.key, str(main), f"cannot write: {error}"))
+            return
+        self.summary.written += 1
+
+
+def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: InferOptions) -> tuple[str | None, str | None]:
+    """(a problem with the command line for this model, a problem with the model itself); None where there is none."""
+    if synth.use_instance_edges and options.instance_edges and not options.instances and not is_shard_input(labels):
+        return ("this model was trained with instance maps: pass --instances PATH, or --instance-edges false to run "
+                "with an all-zero edge channel"), None
+    style = options.style or Style("random")
+    if synth.feat_num:
+        if style.mode == "image" and not style.image.is_file():
+            return f"--style from-image: {style.image} does not exist", None
+        if style.mode != "image" and synth.styles is None:
+            return None, (f"this model takes instance features ({synth.feat_num} channels) but its export has no styles: "
+                          f"run 'hrgan encode-features --checkpoint {checkpoint} --data TRAIN_SHARDS --out EXPORT' first, "
+                          "or pass --style from-image:PHOTO")
+    if options.palette is not None and not options.palette.is_file():
+        return f"--palette: {options.palette} does not exist", None
+    return None, None
+
+
+def run_inference(synth: Synthesizer, labels: str, options: InferOptions) -> Summary:
+    """Turn every label map of ``labels`` (files, folders, globs or shard URLs) into a photo under ``options.out``.
+
+    Raises ``FileNotFoundError`` when ``labels`` finds nothing; per-input problems go into the summary.
+    """
+    uses_instances = (synth.use_instance_edges or bool(synth.feat_num)) and options.instance_edges
+    reading = ReadOptions(
+        label_nc=synth.label_nc, ignore_index=synth.ignore_index, instances=uses_instances, size=options.size,
+        palette=Palette.load(options.palette) if options.palette else None,
+    )
+    summary = Summary()
+    runner = Runner(synth, options, summary)
+    if is_shard_input(labels):
+        dataset, total = ShardInputs(labels, reading), None
+        workers = min(options.workers, len(dataset.urls))
+    else:
+        samples, summary.failed, summary.warnings = find_input_files(labels, options.instances if uses_instances else None)
+        todo = [s for s in samples if options.overwrite or not runner.outputs(s.key)[0].exists()]
+        summary.skipped = len(samples) - len(todo)
+        dataset, total, workers = FileInputs(todo, reading), len(todo), min(options.workers, len(todo))
+    options.out.mkdir(parents=True, exist_ok=True)
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers, collate_fn=_as_is)
+    for item in tqdm(loader, total=total, desc="hrgan infer", unit="map"):
+        if isinstance(item, Failed):
+            summary.failed.append(item)
+        elif not options.overwrite and runner.outputs(item.key)[0].exists():  # shards: known only once read
+            summary.skipped += 1
+        else:
+            runner.add(item)
+    runner.flush()
+    return summary
+
+
+def _as_is(item):
+    return item
