@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hrgan.models.layers import (
+    RecordsInitArgs,
     ResidualBlock,
     c7s1,
     conv_norm_relu,
@@ -22,7 +23,7 @@ def _to_rgb_head(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(*c7s1(in_channels, out_channels), nn.Tanh())
 
 
-class GlobalGenerator(nn.Module):
+class GlobalGenerator(RecordsInitArgs):
     """pix2pixHD's global generator G1 (an encoder, residual bottleneck and decoder).
 
     c7s1-ngf, ``n_downsample`` x (conv3 stride 2, norm, ReLU), ``n_blocks``
@@ -49,8 +50,6 @@ class GlobalGenerator(nn.Module):
         with_head: bool = True,
     ) -> None:
         super().__init__()
-        self.init_args = dict(in_channels=in_channels, out_channels=out_channels, ngf=ngf,
-                              n_downsample=n_downsample, n_blocks=n_blocks, with_head=with_head)
         self.ngf = ngf
         self.n_downsample = n_downsample
         self.size_multiple = 2**n_downsample
@@ -79,7 +78,7 @@ class GlobalGenerator(nn.Module):
         return self.head(self.features(x))
 
 
-class LocalEnhancer(nn.Module):
+class LocalEnhancer(RecordsInitArgs):
     """One pix2pixHD local enhancer level (G2): works at twice its coarser branch's resolution.
 
     The input is downsampled once (c7s1-ngf, conv3 stride 2 to 2*ngf), the
@@ -106,7 +105,7 @@ class LocalEnhancer(nn.Module):
         return self.up(self.blocks(self.stem(x) + coarse_features))
 
 
-class Pix2PixHDGenerator(nn.Module):
+class Pix2PixHDGenerator(RecordsInitArgs):
     """pix2pixHD's coarse-to-fine generator: a global generator plus ``n_local_enhancers`` enhancers.
 
     As in pix2pixHD, ``ngf`` is the width of the finest enhancer; enhancer i
@@ -147,11 +146,6 @@ class Pix2PixHDGenerator(nn.Module):
         super().__init__()
         if n_local_enhancers < 0:
             raise ValueError(f"n_local_enhancers must be >= 0, got {n_local_enhancers}")
-        self.init_args = dict(
-            in_channels=in_channels, out_channels=out_channels, ngf=ngf, n_downsample_global=n_downsample_global,
-            n_blocks_global=n_blocks_global, n_local_enhancers=n_local_enhancers, n_blocks_local=n_blocks_local,
-            keep_coarse_heads=keep_coarse_heads,
-        )
         self.n_local_enhancers = n_local_enhancers
         self.size_multiple = 2 ** (n_downsample_global + n_local_enhancers)
         self.global_generator = GlobalGenerator(
