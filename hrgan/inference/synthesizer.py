@@ -62,9 +62,7 @@ class Synthesizer:
     @property
     def size_multiple(self) -> int:
         """Input sizes the network takes without padding are multiples of this."""
-        if isinstance(self.generator, Pix2PixHDGenerator):
-            return 2 ** (self.generator.init_args["n_downsample_global"] + self.n_active_enhancers)
-        return self.generator.size_multiple
+        return self.generator.size_multiple(self.n_active_enhancers)
 
     @property
     def palette(self) -> list[list[int]]:
@@ -82,7 +80,7 @@ class Synthesizer:
             raise ValueError("this model has no instance-feature encoder (feat_num 0)")
         photo = photo.to(self.device)
         h, w = photo.shape[-2:]
-        padded = pad_to_multiple(photo, 2 ** self.encoder.init_args["n_downsample"])
+        padded = pad_to_multiple(photo, self.encoder.size_multiple())
         with self._autocast():
             return self.encoder.backbone(padded)[..., :h, :w].float()
 

@@ -53,6 +53,10 @@ class InstanceFeatureEncoder(RecordsInitArgs):
             in_channels=in_channels, out_channels=feat_num, ngf=nef, n_downsample=n_downsample, n_blocks=0
         )
 
+    def size_multiple(self) -> int:
+        """Photo heights and widths must be multiples of this."""
+        return self.backbone.size_multiple()
+
     def forward(self, image: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
         """image [B, in, H, W], instance [B, H, W] -> instance-pooled features [B, feat_num, H, W]."""
         return instance_average_pool(self.backbone(image), instance)

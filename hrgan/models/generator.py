@@ -52,7 +52,6 @@ class GlobalGenerator(RecordsInitArgs):
         super().__init__()
         self.ngf = ngf
         self.n_downsample = n_downsample
-        self.size_multiple = 2**n_downsample
         self.stem = nn.Sequential(*c7s1(in_channels, ngf), instance_norm(ngf), nn.ReLU(inplace=True))
         self.down = nn.Sequential(
             *(nn.Sequential(*conv_norm_relu(ngf * 2**i, ngf * 2 ** (i + 1), stride=2)) for i in range(n_downsample))
@@ -66,6 +65,12 @@ class GlobalGenerator(RecordsInitArgs):
         )
         self.head = _to_rgb_head(ngf, out_channels) if with_head else None
         init_pix2pixhd_weights(self)
+
+    def size_multiple(self, n_active_enhancers: int | None = None) -> int:
+        """Input heights and widths must be multiples of this (``n_active_enhancers``: None or 0, there are none)."""
+        if n_active_enhancers:
+            raise ValueError(f"a GlobalGenerator has no local enhancers, got n_active_enhancers={n_active_enhancers}")
+        return 2**self.n_downsample
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, in, H, W] -> [B, ngf, H, W]: everything up to the head."""
@@ -147,7 +152,6 @@ class Pix2PixHDGenerator(RecordsInitArgs):
         if n_local_enhancers < 0:
             raise ValueError(f"n_local_enhancers must be >= 0, got {n_local_enhancers}")
         self.n_local_enhancers = n_local_enhancers
-        self.size_multiple = 2 ** (n_downsample_global + n_local_enhancers)
         self.global_generator = GlobalGenerator(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -168,6 +172,17 @@ class Pix2PixHDGenerator(RecordsInitArgs):
         )
         self.downsample = input_pyramid_downsample()
         init_pix2pixhd_weights(self)
+
+    def active_enhancers(self, n_active_enhancers: int | None) -> int:
+        """``n_active_enhancers`` checked, None meaning all."""
+        k = self.n_local_enhancers if n_active_enhancers is None else n_active_enhancers
+        if not 0 <= k <= self.n_local_enhancers:
+            raise ValueError(f"n_active_enhancers must be in [0, {self.n_local_enhancers}], got {k}")
+        return k
+
+    def size_multiple(self, n_active_enhancers: int | None = None) -> int:
+        """Input heights and widths must be multiples of this when ``n_active_enhancers`` run (default: all)."""
+        return self.global_generator.size_multiple() * 2 ** self.active_enhancers(n_active_enhancers)
 
     def head(self, level: int) -> nn.Module:
         """The output layer of ``level`` (0 = global generator, i = enhancer i - 1)."""
@@ -195,9 +210,7 @@ class Pix2PixHDGenerator(RecordsInitArgs):
         Returns:
             [B, out, H, W] image in [-1, 1].
         """
-        k = self.n_local_enhancers if n_active_enhancers is None else n_active_enhancers
-        if not 0 <= k <= self.n_local_enhancers:
-            raise ValueError(f"n_active_enhancers must be in [0, {self.n_local_enhancers}], got {k}")
+        k = self.active_enhancers(n_active_enhancers)
         pyramid = [x]
         for _ in range(k):
             pyramid.append(self.downsample(pyramid[-1]))
