@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from hrgan.artifacts import save_export
 from hrgan.data.stream import ShardStream
-from hrgan.export import save_export
 from hrgan.inference.styles import StyleBank, large_instance_features
 from hrgan.inference.synthesizer import Synthesizer
 

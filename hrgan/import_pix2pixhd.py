@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from hrgan.artifacts import make_export, save_export
 from hrgan.data.classes import load_classes
-from hrgan.export import network_spec, save_export
 from hrgan.models import GlobalGenerator, Pix2PixHDGenerator, build_from_pix2pixhd
 
 
@@ -57,21 +57,17 @@ def build_export(args: argparse.Namespace) -> dict:
             f"{'' if args.no_instance else ' + 1 instance edge'} + {feat_num} features = {expected}{hint}"
         )
     classes = load_classes(args.classes, args.label_nc)
-    return {
-        "generator": network_spec(generator),
-        "encoder": network_spec(encoder) if encoder is not None else None,
-        "ema": False,
-        "label_nc": args.label_nc,
-        "ignore_index": args.ignore_index,
-        "use_instance_edges": not args.no_instance,
-        "feat_num": feat_num,
-        "n_active_enhancers": n_local,
-        "resolution": None,
-        "classes": {"names": classes.names, "colors": classes.colors},
-        "iteration": None,
-        "styles": None,
-        "imported_from": str(args.generator),
-    }
+    return make_export(
+        generator=generator,
+        encoder=encoder,
+        label_nc=args.label_nc,
+        ignore_index=args.ignore_index,
+        use_instance_edges=not args.no_instance,
+        feat_num=feat_num,
+        n_active_enhancers=n_local,
+        classes=classes,
+        imported_from=str(args.generator),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,9 +8,8 @@ import os
 import torch
 import torch.nn.functional as F
 
+from hrgan.artifacts import build_network, read_export
 from hrgan.conditioning import build_generator_input
-from hrgan.export import build_network
-from hrgan.inference.model import load_inference_export
 from hrgan.inference.styles import StyleBank
 from hrgan.models import Pix2PixHDGenerator, instance_average_pool
 
@@ -33,7 +32,7 @@ class Synthesizer:
     """The generator (and encoder) of an inference export on one device.
 
     Args:
-        export: from ``load_inference_export``.
+        export: from ``hrgan.artifacts.read_export`` (or ``make_export``).
         device: ``cpu``, ``cuda``, ``cuda:1``...
         precision: ``32``, ``bf16`` or ``16`` (autocast; outputs are float32).
     """
@@ -57,7 +56,7 @@ class Synthesizer:
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Synthesizer:
         """From an export or a Lightning checkpoint (EMA weights when present)."""
-        return cls(load_inference_export(path), **kwargs)
+        return cls(read_export(path), **kwargs)
 
     @property
     def size_multiple(self) -> int:
