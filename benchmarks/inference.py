@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hrgan.export import network_spec  # noqa: E402
+from hrgan.artifacts import make_export  # noqa: E402
+from hrgan.data.classes import load_classes  # noqa: E402
 from hrgan.inference.synthesizer import Synthesizer  # noqa: E402
 from hrgan.models import GlobalGenerator, Pix2PixHDGenerator  # noqa: E402
 
@@ -41,9 +42,8 @@ def export_for(width: int) -> dict:
     else:
         generator = GlobalGenerator(in_channels=LABEL_NC + 1, ngf=64)
         active = 0
-    return {"generator": network_spec(generator), "encoder": None, "label_nc": LABEL_NC, "ignore_index": None,
-            "use_instance_edges": True, "feat_num": 0, "n_active_enhancers": active,
-            "classes": {"names": [], "colors": []}}
+    return make_export(generator=generator, encoder=None, label_nc=LABEL_NC, ignore_index=None, use_instance_edges=True,
+                       feat_num=0, n_active_enhancers=active, classes=load_classes(None, LABEL_NC))
 
 
 def measure(size: tuple[int, int], precision: str, device: str, batch: int, repeats: int) -> dict:

@@ -35,7 +35,7 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
-    from hrgan.export import save_export
+    from hrgan.artifacts import save_export
     from hrgan.inference.styles import StyleBank, collect_instance_features
     from hrgan.inference.synthesizer import Synthesizer
 

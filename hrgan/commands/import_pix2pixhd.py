@@ -39,7 +39,7 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hrgan.export import save_export
+    from hrgan.artifacts import save_export
     from hrgan.inference.official_import import OptionMismatch, build_export
 
     try:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
+from hrgan.artifacts import make_export
 from hrgan.data.classes import load_classes
-from hrgan.export import network_spec
 from hrgan.models import GlobalGenerator, Pix2PixHDGenerator, build_from_pix2pixhd
 
 
@@ -64,18 +64,14 @@ def build_export(
             f"{' + 1 instance edge' if use_instance_edges else ''} + {feat_num} features = {expected}{hint}"
         )
     table = load_classes(classes, label_nc)
-    return {
-        "generator": network_spec(generator),
-        "encoder": network_spec(encoder) if encoder is not None else None,
-        "ema": False,
-        "label_nc": label_nc,
-        "ignore_index": ignore_index,
-        "use_instance_edges": use_instance_edges,
-        "feat_num": feat_num,
-        "n_active_enhancers": n_local,
-        "resolution": None,
-        "classes": {"names": table.names, "colors": table.colors},
-        "iteration": None,
-        "styles": None,
-        "imported_from": str(generator_path),
-    }
+    return make_export(
+        generator=generator,
+        encoder=encoder,
+        label_nc=label_nc,
+        ignore_index=ignore_index,
+        use_instance_edges=use_instance_edges,
+        feat_num=feat_num,
+        n_active_enhancers=n_local,
+        classes=table,
+        imported_from=str(generator_path),
+    )

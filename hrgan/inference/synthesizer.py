@@ -8,10 +8,9 @@ import os
 import torch
 import torch.nn.functional as F
 
+from hrgan.artifacts import build_network, read_export
 from hrgan.conditioning import build_generator_input
 from hrgan.inference.options import PRECISION_NAMES
-from hrgan.export import build_network
-from hrgan.inference.model import load_inference_export
 from hrgan.inference.styles import StyleBank
 from hrgan.models import Pix2PixHDGenerator, instance_average_pool
 
@@ -34,7 +33,7 @@ class Synthesizer:
     """The generator (and encoder) of an inference export on one device.
 
     Args:
-        export: from ``load_inference_export``.
+        export: from ``hrgan.artifacts.read_export`` (or ``make_export``).
         device: ``cpu``, ``cuda``, ``cuda:1``...
         precision: ``32``, ``bf16`` or ``16`` (autocast; outputs are float32).
     """
@@ -58,14 +57,12 @@ class Synthesizer:
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> Synthesizer:
         """From an export or a Lightning checkpoint (EMA weights when present)."""
-        return cls(load_inference_export(path), **kwargs)
+        return cls(read_export(path), **kwargs)
 
     @property
     def size_multiple(self) -> int:
         """Input sizes the network takes without padding are multiples of this."""
-        if isinstance(self.generator, Pix2PixHDGenerator):
-            return 2 ** (self.generator.init_args["n_downsample_global"] + self.n_active_enhancers)
-        return self.generator.size_multiple
+        return self.generator.size_multiple(self.n_active_enhancers)
 
     @property
     def palette(self) -> list[list[int]]:
@@ -83,7 +80,7 @@ class Synthesizer:
             raise ValueError("this model has no instance-feature encoder (feat_num 0)")
         photo = photo.to(self.device)
         h, w = photo.shape[-2:]
-        padded = pad_to_multiple(photo, 2 ** self.encoder.init_args["n_downsample"])
+        padded = pad_to_multiple(photo, self.encoder.size_multiple())
         with self._autocast():
             return self.encoder.backbone(padded)[..., :h, :w].float()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hrgan.models.layers import init_pix2pixhd_weights, input_pyramid_downsample, instance_norm
+from hrgan.models.layers import RecordsInitArgs, init_pix2pixhd_weights, input_pyramid_downsample, instance_norm
 
 
 def _d_layer(in_channels: int, out_channels: int, *, stride: int, norm: bool) -> nn.Sequential:
@@ -16,7 +16,7 @@ def _d_layer(in_channels: int, out_channels: int, *, stride: int, norm: bool) ->
     return nn.Sequential(*layers)
 
 
-class PatchDiscriminator(nn.Module):
+class PatchDiscriminator(RecordsInitArgs):
     """pix2pixHD's NLayerDiscriminator (70x70 PatchGAN for n_layers=3) returning every layer's output.
 
     Layers: conv4 s2 (no norm), (n_layers - 1) x conv4 s2 + norm, conv4 s1 + norm,
@@ -45,7 +45,7 @@ class PatchDiscriminator(nn.Module):
         return outputs
 
 
-class MultiscaleDiscriminator(nn.Module):
+class MultiscaleDiscriminator(RecordsInitArgs):
     """``num_D`` PatchGAN discriminators applied to an input pyramid (AvgPool2d(3, 2, 1) between scales).
 
     Ordering follows pix2pixHD: ``discriminators[k]`` sees the input

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from hrgan.models.generator import GlobalGenerator
+from hrgan.models.layers import RecordsInitArgs
 
 
 def instance_average_pool(features: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
@@ -35,7 +35,7 @@ def instance_average_pool(features: torch.Tensor, instance: torch.Tensor) -> tor
     return means[region].view(b, h, w, c).permute(0, 3, 1, 2)
 
 
-class InstanceFeatureEncoder(nn.Module):
+class InstanceFeatureEncoder(RecordsInitArgs):
     """pix2pixHD's feature encoder: an encoder-decoder (no residual blocks) whose output
     is averaged within each instance, giving one low-dimensional style vector per object.
 
@@ -48,11 +48,14 @@ class InstanceFeatureEncoder(nn.Module):
 
     def __init__(self, *, in_channels: int = 3, feat_num: int = 3, nef: int = 16, n_downsample: int = 4) -> None:
         super().__init__()
-        self.init_args = dict(in_channels=in_channels, feat_num=feat_num, nef=nef, n_downsample=n_downsample)
         self.feat_num = feat_num
         self.backbone = GlobalGenerator(
             in_channels=in_channels, out_channels=feat_num, ngf=nef, n_downsample=n_downsample, n_blocks=0
         )
+
+    def size_multiple(self) -> int:
+        """Photo heights and widths must be multiples of this."""
+        return self.backbone.size_multiple()
 
     def forward(self, image: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
         """image [B, in, H, W], instance [B, H, W] -> instance-pooled features [B, feat_num, H, W]."""

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hrgan.models.layers import (
+    RecordsInitArgs,
     ResidualBlock,
     c7s1,
     conv_norm_relu,
@@ -22,7 +23,7 @@ def _to_rgb_head(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(*c7s1(in_channels, out_channels), nn.Tanh())
 
 
-class GlobalGenerator(nn.Module):
+class GlobalGenerator(RecordsInitArgs):
     """pix2pixHD's global generator G1 (an encoder, residual bottleneck and decoder).
 
     c7s1-ngf, ``n_downsample`` x (conv3 stride 2, norm, ReLU), ``n_blocks``
@@ -49,11 +50,8 @@ class GlobalGenerator(nn.Module):
         with_head: bool = True,
     ) -> None:
         super().__init__()
-        self.init_args = dict(in_channels=in_channels, out_channels=out_channels, ngf=ngf,
-                              n_downsample=n_downsample, n_blocks=n_blocks, with_head=with_head)
         self.ngf = ngf
         self.n_downsample = n_downsample
-        self.size_multiple = 2**n_downsample
         self.stem = nn.Sequential(*c7s1(in_channels, ngf), instance_norm(ngf), nn.ReLU(inplace=True))
         self.down = nn.Sequential(
             *(nn.Sequential(*conv_norm_relu(ngf * 2**i, ngf * 2 ** (i + 1), stride=2)) for i in range(n_downsample))
@@ -68,6 +66,12 @@ class GlobalGenerator(nn.Module):
         self.head = _to_rgb_head(ngf, out_channels) if with_head else None
         init_pix2pixhd_weights(self)
 
+    def size_multiple(self, n_active_enhancers: int | None = None) -> int:
+        """Input heights and widths must be multiples of this (``n_active_enhancers``: None or 0, there are none)."""
+        if n_active_enhancers:
+            raise ValueError(f"a GlobalGenerator has no local enhancers, got n_active_enhancers={n_active_enhancers}")
+        return 2**self.n_downsample
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, in, H, W] -> [B, ngf, H, W]: everything up to the head."""
         return self.up(self.blocks(self.down(self.stem(x))))
@@ -79,7 +83,7 @@ class GlobalGenerator(nn.Module):
         return self.head(self.features(x))
 
 
-class LocalEnhancer(nn.Module):
+class LocalEnhancer(RecordsInitArgs):
     """One pix2pixHD local enhancer level (G2): works at twice its coarser branch's resolution.
 
     The input is downsampled once (c7s1-ngf, conv3 stride 2 to 2*ngf), the
@@ -106,7 +110,7 @@ class LocalEnhancer(nn.Module):
         return self.up(self.blocks(self.stem(x) + coarse_features))
 
 
-class Pix2PixHDGenerator(nn.Module):
+class Pix2PixHDGenerator(RecordsInitArgs):
     """pix2pixHD's coarse-to-fine generator: a global generator plus ``n_local_enhancers`` enhancers.
 
     As in pix2pixHD, ``ngf`` is the width of the finest enhancer; enhancer i
@@ -147,13 +151,7 @@ class Pix2PixHDGenerator(nn.Module):
         super().__init__()
         if n_local_enhancers < 0:
             raise ValueError(f"n_local_enhancers must be >= 0, got {n_local_enhancers}")
-        self.init_args = dict(
-            in_channels=in_channels, out_channels=out_channels, ngf=ngf, n_downsample_global=n_downsample_global,
-            n_blocks_global=n_blocks_global, n_local_enhancers=n_local_enhancers, n_blocks_local=n_blocks_local,
-            keep_coarse_heads=keep_coarse_heads,
-        )
         self.n_local_enhancers = n_local_enhancers
-        self.size_multiple = 2 ** (n_downsample_global + n_local_enhancers)
         self.global_generator = GlobalGenerator(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -174,6 +172,17 @@ class Pix2PixHDGenerator(nn.Module):
         )
         self.downsample = input_pyramid_downsample()
         init_pix2pixhd_weights(self)
+
+    def active_enhancers(self, n_active_enhancers: int | None) -> int:
+        """``n_active_enhancers`` checked, None meaning all."""
+        k = self.n_local_enhancers if n_active_enhancers is None else n_active_enhancers
+        if not 0 <= k <= self.n_local_enhancers:
+            raise ValueError(f"n_active_enhancers must be in [0, {self.n_local_enhancers}], got {k}")
+        return k
+
+    def size_multiple(self, n_active_enhancers: int | None = None) -> int:
+        """Input heights and widths must be multiples of this when ``n_active_enhancers`` run (default: all)."""
+        return self.global_generator.size_multiple() * 2 ** self.active_enhancers(n_active_enhancers)
 
     def head(self, level: int) -> nn.Module:
         """The output layer of ``level`` (0 = global generator, i = enhancer i - 1)."""
@@ -201,9 +210,7 @@ class Pix2PixHDGenerator(nn.Module):
         Returns:
             [B, out, H, W] image in [-1, 1].
         """
-        k = self.n_local_enhancers if n_active_enhancers is None else n_active_enhancers
-        if not 0 <= k <= self.n_local_enhancers:
-            raise ValueError(f"n_active_enhancers must be in [0, {self.n_local_enhancers}], got {k}")
+        k = self.active_enhancers(n_active_enhancers)
         pyramid = [x]
         for _ in range(k):
             pyramid.append(self.downsample(pyramid[-1]))

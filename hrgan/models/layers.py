@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+
+class RecordsInitArgs(nn.Module):
+    """An ``nn.Module`` that keeps the arguments it was built with, defaults filled in, as ``init_args``,
+    so that ``type(net)(**net.init_args)`` rebuilds it (what an export stores, see ``hrgan.artifacts``).
+
+    Subclasses only define ``__init__``; each class's is wrapped once, and the outermost
+    constructor records last.
+    """
+
+    init_args: dict
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in vars(cls):
+            return  # the inherited constructor already records
+        init = cls.__init__
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)  # keeps the signature that --help and LightningCLI read
+        def recording_init(self, *args, **kwargs) -> None:
+            init(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            self.init_args = dict(list(bound.arguments.items())[1:])  # without self
+
+        cls.__init__ = recording_init
 
 
 def instance_norm(channels: int) -> nn.InstanceNorm2d:

@@ -15,8 +15,8 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
+from hrgan.artifacts import save_export
 from hrgan.conditioning import instance_edges
-from hrgan.export import save_export
 from hrgan.training.schedule import GrowthState
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 

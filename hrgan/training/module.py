@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hrgan.artifacts import checkpoint_entry, make_export
 from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
-from hrgan.export import network_spec
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing
 from hrgan.pretrained import find_cached_vgg19
@@ -293,30 +293,32 @@ class Pix2PixHDModule(pl.LightningModule):
             self._initialised_from = True
 
     def inference_export(self, *, weights: bool = True) -> dict:
-        """The inference export (see ``hrgan.export``): generator with EMA weights, encoder, conditioning
+        """The inference export (see ``hrgan.artifacts``): generator with EMA weights, encoder, conditioning
         settings and classes. ``weights=False`` leaves the state dicts out (checkpoints hold them)."""
         growth = self.current_growth()
-        g_weights = (self.generator_ema or self.generator).state_dict()
-        generator = network_spec(self.generator, g_weights)
-        encoder = network_spec(self.encoder) if self.encoder is not None else None
-        if not weights:
-            generator.pop("state_dict")
-            if encoder is not None:
-                encoder.pop("state_dict")
-        return {
-            "generator": generator,
-            "encoder": encoder,
-            "ema": self.generator_ema is not None,
-            "label_nc": self.label_nc,
-            "ignore_index": self.ignore_index,
-            "use_instance_edges": self.use_instance_edges,
-            "feat_num": self.feat_num,
-            "n_active_enhancers": growth.n_enhancers,
-            "resolution": list(growth.resolution),
-            "classes": {"names": self.classes.names, "colors": self.classes.colors},
-            "iteration": self.iteration,
-            "styles": None,
-        }
+        return make_export(
+            generator=self.generator,
+            generator_state_dict=(self.generator_ema or self.generator).state_dict(),
+            encoder=self.encoder,
+            ema=self.generator_ema is not None,
+            label_nc=self.label_nc,
+            ignore_index=self.ignore_index,
+            use_instance_edges=self.use_instance_edges,
+            feat_num=self.feat_num,
+            n_active_enhancers=growth.n_enhancers,
+            resolution=growth.resolution,
+            classes=self.classes,
+            iteration=self.iteration,
+            weights=weights,
+        )
+
+    def network_prefixes(self) -> dict[str, list[str]]:
+        """Where the exported networks are in this module's state dict: the prefixes of their copies,
+        the exported one first (recorded in checkpoints; ``init_from`` an export fills every copy)."""
+        prefixes = {"generator": ["generator_ema.", "generator."] if self.generator_ema is not None else ["generator."]}
+        if self.encoder is not None:
+            prefixes["encoder"] = ["encoder."]
+        return prefixes
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         name, keys, pos, has_gauss, cached = np.random.get_state()
@@ -328,7 +330,9 @@ class Pix2PixHDModule(pl.LightningModule):
         }
         checkpoint["schedule"] = [dataclasses.asdict(stage) for stage in self.schedule.stages]
         # What `hrgan infer` needs to rebuild the networks from this checkpoint alone (weights: state_dict).
-        checkpoint["inference"] = self.inference_export(weights=False)
+        checkpoint["inference"] = checkpoint_entry(
+            self.inference_export(weights=False), state_dict_prefixes=self.network_prefixes()
+        )
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._restore_growth(checkpoint.get("callbacks", {}).get("ProgressiveGrowth"))

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from pytorch_lightning.utilities import rank_zero_info
-from torch import nn
 
-from hrgan.export import FORMAT
+from hrgan.artifacts import read_state_dict
 
-
-def _source_state(path: Path) -> dict[str, torch.Tensor]:
-    data = torch.load(path, map_location="cpu", weights_only=True)  # hrgan checkpoints and exports hold no pickled code
-    if isinstance(data, dict) and data.get("format") == FORMAT:
-        state = {f"generator.{k}": v for k, v in data["generator"]["state_dict"].items()}
-        state.update({f"generator_ema.{k}": v for k, v in data["generator"]["state_dict"].items()})
-        return state
-    if isinstance(data, dict) and "state_dict" in data:
-        return data["state_dict"]
-    raise ValueError(f"{path}: neither a Lightning checkpoint nor an hrgan export")
+if TYPE_CHECKING:
+    from hrgan.training.module import Pix2PixHDModule
 
 
-def load_matching_weights(module: nn.Module, path: str | Path) -> dict[str, list[str]]:
+def load_matching_weights(module: Pix2PixHDModule, path: str | Path) -> dict[str, list[str]]:
     """Copy every tensor whose name and shape match from a checkpoint or export into ``module``.
+
+    An export's networks go to every copy of them in ``module`` (``module.network_prefixes()``).
 
     Returns the keys loaded, left at their initialisation (new in this model) and
     skipped (absent here, or of another shape); a summary is printed.
@@ -31,7 +24,7 @@ def load_matching_weights(module: nn.Module, path: str | Path) -> dict[str, list
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"init_from: {path} does not exist")
-    source = _source_state(path)
+    source = read_state_dict(path, prefixes=module.network_prefixes())
     own = module.state_dict()
     loaded = [k for k, v in source.items() if k in own and own[k].shape == v.shape]
     skipped = [k for k in source if k not in loaded]

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
+from hrgan.artifacts import read_export
 from hrgan.commands.encode_features import main as encode_features
-from hrgan.export import load_export
 from hrgan.commands.infer import main as infer
 from hrgan.inference.styles import StyleBank, instance_regions, kmeans, large_instance_features
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
@@ -64,7 +64,7 @@ def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_
     styled = tmp_path / "styled.pt"
     assert encode_features(["--checkpoint", str(feature_model), "--data", str(tiny_shards / "train-*.tar"),
                             "--out", str(styled), "--clusters", "3"]) == 0
-    styles = load_export(styled)["styles"]
+    styles = read_export(styled)["styles"]
     assert styles["centres"].shape == (8, 3, 3)
     assert int(styles["counts"].sum()) > 0 and (styles["counts"] <= 3).all()
     assert "sky" in capsys.readouterr().out  # per-class table

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from hrgan.export import load_export
-from hrgan.inference.model import load_inference_export
+from hrgan.artifacts import read_export
 from hrgan.inference.synthesizer import Synthesizer, pad_to_multiple
 from tests.training.helpers import LABEL_NC
 
@@ -83,9 +82,9 @@ def test_checkpoint_loading_refuses_pickled_code(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": {}, "inference": Arbitrary()}, path)
     with pytest.raises(ValueError, match="not a readable hrgan export or checkpoint"):
-        load_inference_export(path)
+        read_export(path)
 
 
 def test_export_file_is_unchanged_by_loading(trained):
-    export = load_export(trained / "export.pt")
+    export = read_export(trained / "export.pt")
     assert export["ema"] is True and export["n_active_enhancers"] == 1

@@ -42,6 +42,7 @@ def test_pooling_rejects_mismatched_maps():
 
 def test_encoder_output_is_constant_per_instance():
     encoder = InstanceFeatureEncoder(in_channels=3, feat_num=3, nef=4, n_downsample=2)
+    assert encoder.size_multiple() == 4
     instance = random_instances(2, 32, 64, 4)
     out = encoder(torch.randn(2, 3, 32, 64), instance)
     assert out.shape == (2, 3, 32, 64)

@@ -21,10 +21,21 @@ def test_global_generator_shape_and_range():
 @pytest.mark.parametrize("n_local", [0, 1, 2])
 def test_pix2pixhd_generator_output_size_at_every_stage(n_local):
     g = tiny_pix2pixhd(n_local_enhancers=n_local, keep_coarse_heads=True)
-    assert g.size_multiple == 2 ** (2 + n_local)
+    assert g.size_multiple() == 2 ** (2 + n_local)
     for k in range(n_local + 1):
         h, w = 16 * 2**k, 32 * 2**k
         assert g(torch.randn(1, IN, h, w), n_active_enhancers=k).shape == (1, 3, h, w)
+
+
+def test_size_multiple_follows_the_active_enhancers():
+    g = tiny_pix2pixhd(n_local_enhancers=2)
+    assert [g.size_multiple(k) for k in (0, 1, 2)] == [4, 8, 16] and g.size_multiple() == 16
+    with pytest.raises(ValueError, match=r"\[0, 2\]"):
+        g.size_multiple(3)
+    single = GlobalGenerator(in_channels=IN, ngf=4, n_downsample=3, n_blocks=1)
+    assert single.size_multiple() == single.size_multiple(0) == 8
+    with pytest.raises(ValueError, match="no local enhancers"):
+        single.size_multiple(1)
 
 
 def test_widths_follow_pix2pixhd():

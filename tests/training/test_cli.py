@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from hrgan.cli import main
-from hrgan.export import build_network, load_export
+from hrgan.artifacts import build_network, read_export
 from tests.wandb_offline import history
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -45,7 +45,7 @@ def test_paper_configs_start_on_shards(config, label_nc, two_stage, tiny_shards,
     fit(config, tmp_path, "--model.schedule.stages", schedule, "--model.vgg_weights", "random",
         "--data.train_urls", str(tiny_shards / "train-*.tar"), "--data.val_urls", str(tiny_shards / "val-*.tar"),
         "--data.resolution", "null", "--trainer.logger", "false")
-    export = load_export(tmp_path / "export.pt")
+    export = read_export(tmp_path / "export.pt")
     assert export["label_nc"] == label_nc and export["n_active_enhancers"] == int(two_stage)
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "config.yaml").is_file()
 
@@ -73,7 +73,7 @@ def test_demo_writes_config_samples_export_and_report(demo, capsys):
 
 
 def test_export_loads_without_pickle_and_matches_the_ema_generator(demo):
-    export = load_export(demo / "export.pt")  # weights_only=True inside
+    export = read_export(demo / "export.pt")  # weights_only=True inside
     assert export["ema"] and export["classes"]["names"][0] == "sky" and export["resolution"] == [128, 64]
     generator = build_network(export["generator"])
     checkpoint = torch.load(demo / "checkpoints" / "last.ckpt", weights_only=True)

@@ -220,14 +220,14 @@ def test_instance_feature_encoder_trains_with_the_generator(tiny_shards, tmp_pat
 
 
 def test_init_from_starts_a_later_stage_from_another_runs_export(tiny_shards, tmp_path):
-    from hrgan.export import load_export
+    from hrgan.artifacts import read_export
     from hrgan.training.callbacks import InferenceExport
     from hrgan.training.schedule import ProgressiveSchedule, Stage
 
     first = tiny_module(ProgressiveSchedule([Stage(resolution=(64, 32), num_D=1, batch_size=2, steps=3)]))
     tiny_trainer(tmp_path / "a", [InferenceExport()]).fit(first, tiny_data(tiny_shards))
     export = tmp_path / "a" / "export.pt"
-    trained = load_export(export)["generator"]["state_dict"]
+    trained = read_export(export)["generator"]["state_dict"]
 
     seen = {}
 
