@@ -4,6 +4,7 @@ over several seeds and torch thread counts, each in its own process and run fold
     python benchmarks/demo_seeds.py                          # seeds 0,1,2 x threads 1,2, one run at a time
     python benchmarks/demo_seeds.py --threads 1 --jobs 2     # two 1-thread runs side by side on 2 cores
     python benchmarks/demo_seeds.py --table                  # only print the table of the runs done so far
+    python benchmarks/demo_seeds.py --out runs/l1_100 -- --model.lambda_l1 100   # a variant: fit overrides after --
 
 A thread count changes the order of float reductions and so the whole GAN
 trajectory: no seeded figure is machine-independent, and the demo's margin must
@@ -29,14 +30,14 @@ REPO = Path(__file__).resolve().parents[1]
 FIGURES = ("model_predictable", "baseline_predictable", "model_full", "baseline_full")
 
 
-def run_one(out: Path, seed: int, threads: int, config: str) -> dict:
+def run_one(out: Path, seed: int, threads: int, config: str, overrides: tuple[str, ...] = ()) -> dict:
     """Train the demo config once with ``seed`` and ``threads``; its fidelity figures and wall time."""
     folder = out / f"s{seed}_t{threads}"
     result_file = folder / "fidelity.json"
     if not result_file.exists():
         command = [sys.executable, "-m", "hrgan.cli", "fit", "--config", config, "--seed_everything", str(seed),
                    "--trainer.default_root_dir", str(folder), "--data.synthetic.root", str(folder / "data"),
-                   "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+                   "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *overrides]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "WANDB_MODE": "offline"}
         folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--config", default="configs/demo.yaml")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "demo_seeds")
     parser.add_argument("--table", action="store_true", help="print the table of the finished runs in --out only")
+    parser.add_argument("overrides", nargs="*", help="after --: options passed on to every hrgan fit")
     args = parser.parse_args()
     if args.table:
         rows = []
@@ -83,7 +85,7 @@ def main() -> None:
     else:
         plan = [(int(s), int(t)) for t in args.threads.split(",") for s in args.seeds.split(",")]
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-            rows = list(pool.map(lambda st: run_one(args.out, *st, args.config), plan))
+            rows = list(pool.map(lambda st: run_one(args.out, *st, args.config, tuple(args.overrides)), plan))
         for row in rows:
             print(json.dumps(row))
     print(table(rows))
