@@ -258,7 +258,7 @@ class FidelityReport(Callback):
 
     @torch.no_grad()
     def compute(self, trainer: pl.Trainer, pl_module) -> dict[str, float] | None:
-        from hrgan.training.fidelity import class_mean_colours, fidelity_report
+        from hrgan.evaluation.fidelity import class_mean_colours, fidelity_report
 
         datamodule = trainer.datamodule
         if datamodule is None or datamodule.val_urls is None:
@@ -284,7 +284,7 @@ class FidelityReport(Callback):
         import json
 
         from hrgan.io import write_bytes_atomic
-        from hrgan.training.fidelity import report_line
+        from hrgan.evaluation.fidelity import report_line
 
         was_training = pl_module.training
         pl_module.eval()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import math
 import random
 
@@ -16,6 +15,7 @@ from torch import nn
 
 from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
+from hrgan.evaluation.psnr import psnr
 from hrgan.export import network_spec
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing
@@ -36,12 +36,6 @@ def frozen(*modules: nn.Module):
     finally:
         for p, flag in saved:
             p.requires_grad_(flag)
-
-
-def psnr(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB of [-1, 1] images, on the [0, 1] scale: [B]."""
-    mse = ((fake - real) / 2).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
 
 class Pix2PixHDModule(pl.LightningModule):
@@ -326,7 +320,6 @@ class Pix2PixHDModule(pl.LightningModule):
             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
             "python": random.getstate(),
         }
-        checkpoint["schedule"] = [dataclasses.asdict(stage) for stage in self.schedule.stages]
         # What `hrgan infer` needs to rebuild the networks from this checkpoint alone (weights: state_dict).
         checkpoint["inference"] = self.inference_export(weights=False)
 
