@@ -63,12 +63,12 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, precisio
     use_vgg = find_cached_vgg19() is not None
     module = Pix2PixHDModule(generator=generator, discriminator=discriminator, label_nc=LABEL_NC, classes="synthetic",
                              schedule=schedule, use_vgg_loss=use_vgg, lambda_l1=10.0, lr_G=5e-4)
-    data = ShardDataModule(train_urls=str(out / "data" / "shards" / "train-*.tar"), num_workers=0, sample_count=2)
+    data = ShardDataModule(train_urls=str(out / "data" / "shards" / "train-*.tar"), num_workers=0)
     losses = _LossLog()
     trainer = pl.Trainer(
         accelerator=device, devices=1, precision=precision, max_epochs=-1, reload_dataloaders_every_n_epochs=1,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_steps=steps)],
+        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_steps=steps, num_samples=2)],
     )
     start = time.perf_counter()
     with warnings.catch_warnings():

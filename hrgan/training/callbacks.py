@@ -16,7 +16,6 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from hrgan.conditioning import instance_edges
-from hrgan.data.stream import ShardStream
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter, parse_metrics
 from hrgan.evaluation.report import summary_line
 from hrgan.export import save_export
@@ -174,17 +173,14 @@ class SampleGrids(Callback):
         self.every_n_steps = every_n_steps
         self.num_samples = num_samples
 
-    def _batch(self, trainer: pl.Trainer) -> dict | None:
-        datamodule = trainer.datamodule
-        return getattr(datamodule, "sample_batch", None)
-
     @torch.no_grad()
     def render(self, trainer: pl.Trainer, pl_module) -> np.ndarray | None:
-        raw = self._batch(trainer)
-        if raw is None:
+        datamodule = trainer.datamodule
+        if datamodule is None:
             return None
-        batch = {k: (v[: self.num_samples].to(pl_module.device) if torch.is_tensor(v) else v) for k, v in raw.items()}
-        batch = trainer.datamodule.augment(batch, random=False) if getattr(trainer.datamodule, "augment", None) else batch
+        split = "val" if datamodule.val_urls is not None else "train"
+        batch = next(datamodule.fixed_batches(self.num_samples, device=pl_module.device, split=split,
+                                              batch_size=self.num_samples))
         growth = pl_module.current_growth()
         cond = pl_module.condition(batch)
         generator = pl_module.generator_ema or pl_module.generator
@@ -243,21 +239,12 @@ class InferenceExport(Callback):
             rank_zero_info(f"inference export: {path}")
 
 
-def augmented_batches(loader, datamodule, device: torch.device, limit: int | None = None):
-    """``loader``'s batches on ``device``, resized and centre-cropped to the current stage (no randomness)."""
-    for i, batch in enumerate(loader):
-        if limit is not None and i >= limit:
-            return
-        batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-        yield datamodule.augment(batch, random=False)
-
-
 class FidelityReport(Callback):
     """At the end of training: PSNR of the EMA generator on the validation shards against the
     per-class mean colour of the training shards, printed as one line and written to ``fidelity.json``."""
 
-    def __init__(self, max_train_batches: int = 200) -> None:
-        self.max_train_batches = max_train_batches
+    def __init__(self, max_train_samples: int = 800) -> None:
+        self.max_train_samples = max_train_samples
 
     @torch.no_grad()
     def compute(self, trainer: pl.Trainer, pl_module) -> dict[str, float] | None:
@@ -267,19 +254,15 @@ class FidelityReport(Callback):
         if datamodule is None or datamodule.val_urls is None:
             return None
         growth = pl_module.current_growth()
-
-        def on_device(loader, limit=None):
-            return augmented_batches(loader, datamodule, pl_module.device, limit)
-
-        train = datamodule.single_process_loader(datamodule.train_urls)
-        means = class_mean_colours(on_device(train, self.max_train_batches), pl_module.label_nc)
+        train = datamodule.fixed_batches(self.max_train_samples, device=pl_module.device, split="train")
+        means = class_mean_colours(train, pl_module.label_nc)
         generator = pl_module.generator_ema or pl_module.generator
 
         def generate(batch):
             return pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
 
-        val = datamodule.single_process_loader(datamodule.val_urls)
-        return fidelity_report(on_device(val), generate, means, pl_module.classes.random_appearance)
+        val = datamodule.fixed_batches(None, device=pl_module.device)
+        return fidelity_report(val, generate, means, pl_module.classes.random_appearance)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
@@ -384,20 +367,13 @@ class Evaluation(Callback):
             return None
         metrics = self._metrics(pl_module)
         self._done_at = pl_module.iteration
-        share = math.ceil(self.num_samples / trainer.world_size)
-        stream = ShardStream(urls, batch_size=self.batch_size, train=False, rank=trainer.global_rank,
-                             world_size=trainer.world_size, load_size=datamodule.load_size, image_dtype="uint8")
         generator = pl_module.generator_ema or pl_module.generator
         growth = pl_module.current_growth()
         metrics.reset()
-        taken = 0
-        for batch in augmented_batches(stream, datamodule, pl_module.device):
-            if taken >= share:
-                break
-            batch = {k: v[: share - taken] for k, v in batch.items() if k != "skipped"}
+        for batch in datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
+                                              batch_size=self.batch_size, per_rank=True):
             fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
             metrics.update(fake, batch["image"], batch["label"], list(batch["key"]))
-            taken += len(batch["key"])
         result = metrics.compute()
         self.last = result
         logged = {f"eval/{k}": float(result[k]) for k in ("fid", "psnr", "ssim", "miou", "pixel_accuracy") if k in result}

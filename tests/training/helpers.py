@@ -30,7 +30,7 @@ def tiny_module(schedule: ProgressiveSchedule | None = None, **kwargs) -> Pix2Pi
 
 
 def tiny_data(shards, **kwargs) -> ShardDataModule:
-    options = dict(train_urls=str(shards / "train-*.tar"), num_workers=0, shuffle_buffer=4, sample_count=2)
+    options = dict(train_urls=str(shards / "train-*.tar"), num_workers=0, shuffle_buffer=4)
     return ShardDataModule(**(options | kwargs))
 
 
