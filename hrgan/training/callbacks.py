@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import resource
 import time
 import warnings
@@ -41,60 +40,31 @@ def run_dir(trainer: pl.Trainer) -> Path:
 
 
 class ProgressiveGrowth(Callback):
-    """Applies the module's ``ProgressiveSchedule``: stage, fade-in alpha, learning rate, data size, end of training.
+    """Drives the module's ``Progress`` through its ``ProgressiveSchedule``: stage, fade-in alpha,
+    learning rate, data size and the end of training.
 
-    At a stage transition it ends the epoch, so the next one reloads the data
-    at the new resolution and batch size (the Trainer needs
-    ``reload_dataloaders_every_n_epochs=1``, which the hrgan CLI sets). The
-    iteration count is saved in checkpoints, so a resumed run continues at the
-    same stage, learning rate and alpha.
+    At a stage transition the epoch ends, so the next one reloads the data at the
+    new resolution and batch size (``Progress.start`` checks that the Trainer does).
     """
 
     def __init__(self) -> None:
-        self.iteration = 0
-        self.epoch_batches: dict[int, int] | None = None  # batches per epoch of stages given in epochs
-        self._applied: int | None = None
         self._last_time: float | None = None
 
-    def state_dict(self) -> dict:
-        return {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.iteration = state_dict["iteration"]
-        self.epoch_batches = state_dict.get("epoch_batches")
-
-    def _fix_lengths(self, trainer: pl.Trainer, pl_module) -> None:
-        """Convert stages given in epochs to steps (once; a resumed run reuses the saved conversion)."""
-        schedule = pl_module.schedule
-        if self.epoch_batches is None:
-            self.epoch_batches = {}
-            for i, stage in enumerate(schedule.stages):
-                if stage.steps is None:
-                    datamodule = trainer.datamodule
-                    if datamodule is None or not hasattr(datamodule, "train_batches_per_epoch"):
-                        raise ValueError(f"stage {i} is given in epochs, which needs a ShardDataModule with known shard sizes")
-                    self.epoch_batches[i] = datamodule.train_batches_per_epoch(stage.batch_size)
-        for i, batches in self.epoch_batches.items():
-            stage = schedule.stages[int(i)]
-            if stage.steps is None:
-                schedule.set_steps(int(i), math.ceil(stage.epochs * batches), batches_per_epoch=batches)
-
     def _apply(self, trainer: pl.Trainer, pl_module, growth: GrowthState) -> None:
-        pl_module.growth = growth
         datamodule = trainer.datamodule
         if datamodule is not None and hasattr(datamodule, "set_stage"):
             datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
-        self._applied = growth.stage
         schedule = pl_module.schedule
         w, h = growth.resolution
         global_batch = growth.batch_size * trainer.world_size
         scale = pl_module.batch_lr_scale(global_batch)
+        iteration = pl_module.iteration
         rank_zero_info(
             f"stage {growth.stage + 1}/{len(schedule.stages)}: {w}x{h}, {growth.n_enhancers} local enhancer(s), "
             f"{growth.num_D} discriminator scales, batch {growth.batch_size} per device x {trainer.world_size} = "
             f"{global_batch} global" + (f" (learning rates x{scale:g}, linear rule)" if scale != 1 else "") + ", "
             f"iterations {schedule.start(growth.stage)}-{schedule.start(growth.stage + 1) - 1} of {schedule.total_steps}"
-            + (f" (resuming at {self.iteration})" if self.iteration > schedule.start(growth.stage) else "")
+            + (f" (resuming at {iteration})" if iteration > schedule.start(growth.stage) else "")
         )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module) -> None:
@@ -106,13 +76,10 @@ class ProgressiveGrowth(Callback):
             f"global batch = per-device batch x {trainer.world_size}",
             flush=True,
         )
-        self._fix_lengths(trainer, pl_module)
-        total = pl_module.schedule.total_steps
-        pl_module.iteration = self.iteration
-        self._apply(trainer, pl_module, pl_module.schedule.state(min(self.iteration, total - 1)))
+        self._apply(trainer, pl_module, pl_module.progress.start(trainer))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module) -> None:
-        pl_module.end_epoch_now = False
+        pl_module.progress.begin_epoch()
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module) -> None:
         if trainer.state.fn != "fit":  # standalone validate: run at the checkpoint's stage
@@ -121,34 +88,25 @@ class ProgressiveGrowth(Callback):
                 trainer.datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
-        schedule = pl_module.schedule
-        if self.iteration >= schedule.total_steps:
+        progress = pl_module.progress
+        if progress.begin_iteration():
+            growth = progress.growth
+            pl_module.set_lr_factor(growth.lr_factor, global_batch=growth.batch_size * trainer.world_size)
+            self._last_time = time.perf_counter()
+        elif progress.done:
             trainer.should_stop = True
-            pl_module.end_epoch_now = True
-            return
-        growth = schedule.state(self.iteration)
-        if growth.stage != self._applied:
-            self._apply(trainer, pl_module, growth)
-            pl_module.end_epoch_now = True  # this batch has the old size; the next epoch loads the new one
-            return
-        pl_module.growth = growth
-        pl_module.iteration = self.iteration
-        pl_module.set_lr_factor(growth.lr_factor, global_batch=growth.batch_size * trainer.world_size)
-        self._last_time = time.perf_counter()
+        else:  # a new stage: this batch has the old size; the next epoch loads the new one
+            self._apply(trainer, pl_module, progress.growth)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if pl_module.end_epoch_now:
-            return
-        self.iteration += 1
-        pl_module.iteration = self.iteration
-        growth = pl_module.growth
+        growth = pl_module.current_growth()
         size = batch["image"].shape[0]
         metrics = {
             "growth/stage": float(growth.stage),
             "growth/alpha": growth.alpha,
             "lr/G": pl_module.hparams.lr_G * growth.lr_factor,
             "lr/D": pl_module.hparams.lr_D * growth.lr_factor,
-            "iteration": float(self.iteration),
+            "iteration": float(pl_module.iteration),
         }
         if self._last_time is not None:
             metrics["perf/images_per_s"] = size * trainer.world_size / max(time.perf_counter() - self._last_time, 1e-9)
@@ -157,7 +115,7 @@ class ProgressiveGrowth(Callback):
         else:
             metrics["perf/peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         pl_module.log_dict(metrics, batch_size=size)
-        if self.iteration >= pl_module.schedule.total_steps:
+        if pl_module.progress.done:
             trainer.should_stop = True
 
 
@@ -211,7 +169,7 @@ class SampleGrids(Callback):
                                  caption=[f"iteration {step}: labels | edges | generated (EMA) | real"])
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if pl_module.iteration and pl_module.iteration % self.every_n_steps == 0 and not pl_module.end_epoch_now:
+        if pl_module.iteration and pl_module.iteration % self.every_n_steps == 0:
             self._write(trainer, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:

@@ -21,6 +21,7 @@ from hrgan.conditioning import input_channels
 from hrgan.data.datamodule import ShardDataModule
 from hrgan.training.callbacks import run_dir
 from hrgan.training.module import Pix2PixHDModule
+from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 
 
 def generator_channels(label_nc: int, use_instance_edges: bool, feat_num: int) -> int:
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         ShardDataModule,
         args=None if argv is None or argv == sys.argv[1:] else argv,
         trainer_defaults={
-            "reload_dataloaders_every_n_epochs": 1,  # progressive stages change batch size and resolution
+            **REQUIRED_TRAINER_SETTINGS,  # progressive stages change batch size and resolution
             "max_epochs": -1,  # the schedule decides when training ends
             "plugins": [{"class_path": "hrgan.training.checkpoint_io.AtomicCheckpointIO"}],
         },

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import random
 
 import numpy as np
@@ -21,6 +20,7 @@ from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing
 from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.ema import ema_decay_at, update_ema
+from hrgan.training.progress import Progress
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
 from hrgan.training.speed import compile_networks, eager_mode
 
@@ -138,9 +138,7 @@ class Pix2PixHDModule(pl.LightningModule):
         if use_vgg and vgg_if_available and vgg_weights == "auto" and find_cached_vgg19() is None:
             use_vgg = False
         self.vgg = VGGLoss(weights=vgg_weights, allow_download=False) if use_vgg else None
-        self.growth: GrowthState | None = None  # set by the ProgressiveGrowth callback
-        self.iteration = 0  # iterations done in this run (kept by the ProgressiveGrowth callback)
-        self.end_epoch_now = False  # set by the callback at stage transitions
+        self.progress = Progress(self.schedule)  # driven by the ProgressiveGrowth callback
         self.automatic_optimization = False
 
     def _check_channels(self) -> None:
@@ -156,8 +154,13 @@ class Pix2PixHDModule(pl.LightningModule):
             raise ValueError(f"the discriminator takes {d_first.in_channels} channels, expected {expected - self.feat_num + 3}")
 
     # ----------------------------------------------------------------- helpers
+    @property
+    def iteration(self) -> int:
+        """Iterations done in this run (``progress`` keeps the count)."""
+        return self.progress.iteration
+
     def current_growth(self) -> GrowthState:
-        return self.growth or self.schedule.state(0)
+        return self.progress.growth
 
     def condition(self, batch: dict) -> torch.Tensor:
         """Labels (+ instance edges) as the conditioning input: [B, label_nc (+1), H, W]."""
@@ -196,7 +199,7 @@ class Pix2PixHDModule(pl.LightningModule):
 
     # ----------------------------------------------------------------- steps
     def on_train_batch_start(self, batch, batch_idx):
-        if self.end_epoch_now:
+        if self.progress.end_epoch:
             return -1  # ends the epoch: a stage transition reloads the data at the new size
         return None
 
@@ -239,6 +242,7 @@ class Pix2PixHDModule(pl.LightningModule):
         self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
         self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
         self.log("loss/G/total", loss_g.detach(), batch_size=size, prog_bar=True)
+        self.progress.finish_iteration()
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         growth = self.current_growth()
@@ -320,11 +324,15 @@ class Pix2PixHDModule(pl.LightningModule):
             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
             "python": random.getstate(),
         }
+        checkpoint["progress"] = self.progress.state_dict()
         # What `hrgan infer` needs to rebuild the networks from this checkpoint alone (weights: state_dict).
         checkpoint["inference"] = self.inference_export(weights=False)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._restore_growth(checkpoint.get("callbacks", {}).get("ProgressiveGrowth"))
+        # checkpoints written before the Progress object kept its state in the ProgressiveGrowth callback's entry
+        progress = checkpoint.get("progress") or checkpoint.get("callbacks", {}).get("ProgressiveGrowth")
+        if progress:
+            self.progress.load_state_dict(progress)
         states = checkpoint.get("rng_states")
         if not states:
             return
@@ -335,17 +343,6 @@ class Pix2PixHDModule(pl.LightningModule):
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
         version, internal, gauss = states["python"]
         random.setstate((version, tuple(internal), gauss))
-
-    def _restore_growth(self, state: dict | None) -> None:
-        """Take the stage a checkpoint was at, so validate/test/export of it run at that stage."""
-        if not state:
-            return
-        for index, batches in (state.get("epoch_batches") or {}).items():
-            stage = self.schedule.stages[int(index)]
-            if stage.steps is None:
-                self.schedule.set_steps(int(index), math.ceil(stage.epochs * batches), batches_per_epoch=batches)
-        self.iteration = state["iteration"]
-        self.growth = self.schedule.state(min(self.iteration, self.schedule.total_steps - 1))
 
     def configure_callbacks(self):
         from hrgan.training.callbacks import ProgressiveGrowth

@@ -132,4 +132,4 @@ def test_preemption_requeues_and_resumes(slurm, tmp_path):
     assert log.count("rank 0 of world size 2") == 2, log[-3000:]  # ran twice: before and after the requeue
     assert "Slurm asked to stop (requeue signal): saving and requeueing" in log  # hrgan's handler, not Lightning's
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 60
+    assert state["progress"]["iteration"] == 60

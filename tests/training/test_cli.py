@@ -106,7 +106,7 @@ def test_resume_with_ckpt_path_last_continues(demo, tmp_path):
     longer = stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 5])
     demo_run(folder, longer, "--ckpt_path", "last", "--trainer.logger", "false")
     state = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
-    assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 8
+    assert state["progress"]["iteration"] == 8
 
 
 def test_validate_a_checkpoint_at_its_stage(demo, capsys):

@@ -63,7 +63,7 @@ class CompileCounter(Callback):
         self.rows = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if not pl_module.end_epoch_now:
+        if not pl_module.progress.end_epoch:
             self.rows.append((pl_module.current_growth().stage, compiled_frames()))
 
 
