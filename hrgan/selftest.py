@@ -68,7 +68,7 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, precisio
     trainer = pl.Trainer(
         accelerator=device, devices=1, precision=precision, max_epochs=-1, **REQUIRED_TRAINER_SETTINGS,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_steps=steps, num_samples=2)],
+        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_iterations=steps, num_samples=2)],
     )
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -24,6 +24,9 @@ from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 # Our checkpoints are meant to hold the state after the iteration's updates (the iteration count agrees).
 warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization and every_n_train_steps.*")
 
+# The name of what a run writes at an iteration: checkpoints/iter_0000200.ckpt, samples/iter_0000200.png.
+ITERATION_NAME = "iter_{iteration:07d}"
+
 
 def run_dir(trainer: pl.Trainer) -> Path:
     """Where this run writes samples and exports: the logger's folder, else default_root_dir.
@@ -107,6 +110,7 @@ class ProgressiveGrowth(Callback):
             "lr/G": pl_module.hparams.lr_G * growth.lr_factor,
             "lr/D": pl_module.hparams.lr_D * growth.lr_factor,
             "iteration": float(pl_module.iteration),
+            "step": float(pl_module.iteration),  # Lightning logs at this step (else: batches, not counting stage ends)
         }
         if self._last_time is not None:
             metrics["perf/images_per_s"] = size * trainer.world_size / max(time.perf_counter() - self._last_time, 1e-9)
@@ -120,15 +124,15 @@ class ProgressiveGrowth(Callback):
 
 
 class SampleGrids(Callback):
-    """Every ``every_n_steps`` iterations (and at the end), a grid for a fixed batch:
+    """Every ``every_n_iterations`` iterations (and at the end), a grid for a fixed batch:
     colourised labels | instance edges | generated (EMA) | real, one row per sample.
 
-    Written as ``samples/step_NNNNNNN.png`` (and ``samples/latest.png``) in the run
+    Written as ``samples/iter_NNNNNNN.png`` (and ``samples/latest.png``) in the run
     directory and sent to every logger that has ``log_image`` (wandb), as uint8.
     """
 
-    def __init__(self, every_n_steps: int = 500, num_samples: int = 4) -> None:
-        self.every_n_steps = every_n_steps
+    def __init__(self, every_n_iterations: int = 500, num_samples: int = 4) -> None:
+        self.every_n_iterations = every_n_iterations
         self.num_samples = num_samples
 
     @torch.no_grad()
@@ -160,16 +164,16 @@ class SampleGrids(Callback):
         if grid is None:
             return
         folder = run_dir(trainer) / "samples"
-        step = pl_module.iteration
-        save_png(folder / f"step_{step:07d}.png", grid)
+        iteration = pl_module.iteration
+        save_png(folder / f"{ITERATION_NAME.format(iteration=iteration)}.png", grid)
         save_png(folder / "latest.png", grid)
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
-                logger.log_image(key="samples", images=[grid], step=trainer.global_step,
-                                 caption=[f"iteration {step}: labels | edges | generated (EMA) | real"])
+                logger.log_image(key="samples", images=[grid], step=iteration,
+                                 caption=[f"iteration {iteration}: labels | edges | generated (EMA) | real"])
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if pl_module.iteration and pl_module.iteration % self.every_n_steps == 0:
+        if pl_module.iteration and pl_module.iteration % self.every_n_iterations == 0:
             self._write(trainer, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
@@ -339,7 +343,7 @@ class Evaluation(Callback):
             logged["eval/miou_real"] = result["segmentation"]["real"]["miou"]
         if trainer.is_global_zero:
             for logger in trainer.loggers:
-                logger.log_metrics(logged, step=trainer.global_step)
+                logger.log_metrics(logged, step=pl_module.iteration)
             rank_zero_info(f"evaluation at iteration {pl_module.iteration}: {summary_line(result)}")
         return result
 
@@ -348,11 +352,11 @@ class Checkpoints(ModelCheckpoint):
     """Lightning's ModelCheckpoint, counted in iterations, and always saving ``last.ckpt`` at the end.
 
     A pix2pixHD iteration steps two optimizers, so Lightning's global step advances
-    by 2 per iteration; ``every_n_iterations`` hides that. The end-of-training save
-    covers runs that stop mid-epoch, where ModelCheckpoint alone would keep an older last.ckpt.
+    by 2 per iteration; ``every_n_iterations`` and the file names hide that. The end-of-training
+    save covers runs that stop mid-epoch, where ModelCheckpoint alone would keep an older last.ckpt.
 
     Args:
-        every_n_iterations: save ``{dirpath}/step=...ckpt`` every this many iterations (None: only at the end).
+        every_n_iterations: save ``{dirpath}/iter_NNNNNNN.ckpt`` every this many iterations (None: only at the end).
         dirpath: the folder (the hrgan CLI sets ``{default_root_dir}/checkpoints``).
         keep: how many periodic checkpoints to keep (-1: all).
     """
@@ -360,11 +364,16 @@ class Checkpoints(ModelCheckpoint):
     def __init__(self, *, every_n_iterations: int | None = None, dirpath: str | None = None, keep: int = -1) -> None:
         super().__init__(
             dirpath=dirpath,
-            filename="{step}",
+            filename=ITERATION_NAME,
+            auto_insert_metric_name=False,
             every_n_train_steps=2 * every_n_iterations if every_n_iterations else None,
             save_last=True,
             save_top_k=keep,
         )
+
+    def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
+        # what the file name is formatted with: Lightning's values and the iteration
+        return {**super()._monitor_candidates(trainer), "iteration": torch.tensor(trainer.lightning_module.iteration)}
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)

@@ -192,7 +192,7 @@ class Pix2PixHDModule(pl.LightningModule):
         bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v)}
         if bad:
             raise FloatingPointError(
-                f"non-finite {where} loss at global step {self.global_step}: {bad}; training stopped before the "
+                f"non-finite {where} loss at iteration {self.iteration}: {bad}; training stopped before the "
                 "optimizer step, so the weights and the last checkpoint are intact. Lower the learning rate or "
                 "try precision 32 to find the cause."
             )
@@ -252,6 +252,7 @@ class Pix2PixHDModule(pl.LightningModule):
         size = real.shape[0]
         self.log("val/l1", F.l1_loss(fake, real), batch_size=size, sync_dist=True)
         self.log("val/psnr", psnr(fake, real).mean(), batch_size=size, sync_dist=True, prog_bar=True)
+        self.log("step", float(self.iteration), batch_size=size, sync_dist=True)  # the loggers' x: iterations
 
     def configure_optimizers(self):
         betas = (self.hparams.beta1, self.hparams.beta2)

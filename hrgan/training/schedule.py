@@ -96,7 +96,7 @@ class ProgressiveSchedule:
     def length(self, index: int) -> int:
         steps = self.stages[index].steps
         if steps is None:
-            raise ValueError(f"stage {index} is given in epochs and its length in steps is not known yet")
+            raise ValueError(f"stage {index} is given in epochs and its length in iterations is not known yet")
         return steps
 
     def start(self, index: int) -> int:

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
+from hrgan.training.callbacks import Checkpoints
 from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
 
 
@@ -140,9 +141,9 @@ def test_resume_mid_stage_gives_the_same_next_steps(tiny_shards, tmp_path):
         trainer.fit(tiny_module(two_stages(3, 5, fade_in_steps=4)), tiny_data(tiny_shards), ckpt_path=ckpt_path)
         return recorder.rows
 
-    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=10, save_top_k=-1, filename="{step}")
+    checkpoint = Checkpoints(dirpath=str(tmp_path / "ckpt"), every_n_iterations=5)
     full = run(tmp_path / "a", callbacks=[checkpoint])  # checkpoint after iteration 5 (global step 10), mid-stage 2
-    resumed = run(tmp_path / "b", ckpt_path=str(tmp_path / "ckpt" / "step=10.ckpt"))
+    resumed = run(tmp_path / "b", ckpt_path=str(tmp_path / "ckpt" / "iter_0000005.ckpt"))
     assert [r["iteration"] for r in resumed] == [5, 6, 7]
     for a, b in zip(full[5:], resumed, strict=True):
         assert a["growth"] == b["growth"] and a["lr_G"] == b["lr_G"]
@@ -177,7 +178,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tiny_shard
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=4, save_last=True)
     trainer = tiny_trainer(tmp_path, [checkpoint, Poison(at=3)], enable_checkpointing=True)
     module = tiny_module(two_stages(6, 1))
-    with pytest.raises(FloatingPointError, match="non-finite generator loss.*intact"):
+    with pytest.raises(FloatingPointError, match="non-finite generator loss at iteration 3: .*intact"):
         trainer.fit(module, tiny_data(tiny_shards))
     saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
     assert saved["progress"]["iteration"] == 2
