@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +74,6 @@ class ShardDataModule(pl.LightningDataModule):
         seed: base seed (shard order, shuffle buffer; augmentation gets seed + rank).
         max_bad_fraction: stop when more than this fraction of samples is corrupt.
         pin_memory: page-locked host batches for faster copies to the GPU.
-        sample_count: samples kept aside (from validation, else training) for sample grids.
     """
 
     def __init__(
@@ -94,7 +95,6 @@ class ShardDataModule(pl.LightningDataModule):
         seed: int = 0,
         max_bad_fraction: float = 0.05,
         pin_memory: bool = True,
-        sample_count: int = 4,
     ) -> None:
         super().__init__()
         self.synthetic = synthetic
@@ -112,9 +112,7 @@ class ShardDataModule(pl.LightningDataModule):
         self.scale_range, self.flip, self.color_jitter = tuple(scale_range), flip, color_jitter
         self.shuffle_buffer, self.samples_per_epoch = shuffle_buffer, samples_per_epoch
         self.seed, self.max_bad_fraction, self.pin_memory = seed, max_bad_fraction, pin_memory
-        self.sample_count = sample_count
         self.augment: GPUAugment | None = None
-        self.sample_batch: dict | None = None
         self._augment_state: torch.Tensor | None = None
         self._delivered = 0  # training batches handed to the model in the current epoch
         self._resume: dict | None = None  # data position restored from a checkpoint
@@ -159,17 +157,6 @@ class ShardDataModule(pl.LightningDataModule):
         )
         if self._augment_state is not None:
             self.augment.generator.set_state(self._augment_state)
-        if self.sample_batch is None:
-            self.sample_batch = self._first_samples()
-
-    def _first_samples(self) -> dict | None:
-        urls = self.val_urls or self.train_urls
-        if urls is None:
-            return None
-        stream = ShardStream(urls, batch_size=self.sample_count, train=False, rank=0, world_size=1,
-                             load_size=self.load_size, image_dtype="uint8")
-        batch = next(iter(stream), None)
-        return None if batch is None else {k: v for k, v in batch.items() if k != "skipped"}
 
     # ------------------------------------------------------------- stages
     def set_stage(self, *, resolution: tuple[int, int] | None, batch_size: int) -> None:
@@ -217,9 +204,51 @@ class ShardDataModule(pl.LightningDataModule):
             prefetch_factor=2 if self.num_workers > 0 else None,
         )
 
-    def single_process_loader(self, urls, *, batch_size: int = 4) -> DataLoader:
-        """Every sample of ``urls`` once, read by this process alone (not its rank's share): for reports."""
-        return self._loader(self._stream(urls, train=False, batch_size=batch_size, place=(0, 1)))
+    def fixed_batches(
+        self,
+        num_samples: int | None,
+        *,
+        device: torch.device | str,
+        split: str = "val",
+        urls: str | list[str] | None = None,
+        batch_size: int = 4,
+        per_rank: bool = False,
+    ) -> Iterator[dict]:
+        """The first ``num_samples`` samples of a split, the same ones at every call, as batches on ``device``
+        resized and centre-cropped to the current stage: for sample grids, reports and evaluations.
+
+        No random numbers are drawn, so calling this leaves a seeded run unchanged.
+
+        Args:
+            num_samples: how many (None: every sample once).
+            device: where the batches go.
+            split: ``val`` or ``train``.
+            urls: shards to read instead of the split's.
+            batch_size: samples per batch (the last one may be smaller).
+            per_rank: share the samples out over the ranks of the Trainer (every rank must call this): each
+                takes ceil(num_samples / world size) from its own shards. Otherwise this process reads them alone.
+        """
+        splits = {"val": self.val_urls, "train": self.train_urls}
+        if split not in splits:
+            raise ValueError(f"unknown split {split!r}; choose from {sorted(splits)}")
+        urls = urls or splits[split]
+        if urls is None:
+            raise ValueError(f"the data module has no {split} shards")
+        if self.augment is None:
+            self.setup()
+        rank, world = self._place() if per_rank else (0, 1)
+        rank, world = rank or 0, world or 1
+        wanted = None if num_samples is None else math.ceil(num_samples / world)
+        if wanted == 0:
+            return
+        taken = 0
+        for batch in self._stream(urls, train=False, batch_size=batch_size, place=(rank, world)):
+            keep = len(batch["key"]) if wanted is None else wanted - taken
+            batch = {k: (v[:keep].to(device) if torch.is_tensor(v) else v[:keep]) for k, v in batch.items() if k != "skipped"}
+            taken += len(batch["key"])
+            yield self.augment(batch, random=False)
+            if wanted is not None and taken >= wanted:
+                return
 
     def train_dataloader(self) -> DataLoader:
         if self.train_urls is None:

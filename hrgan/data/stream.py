@@ -191,10 +191,6 @@ class ShardStream(IterableDataset):
                 "set samples_per_epoch"
             )
 
-    def set_epoch(self, epoch: int) -> None:
-        """Fix the epoch used for the shard shuffle (otherwise each iteration counts as the next epoch)."""
-        self.epoch = epoch
-
     def _place(self) -> tuple[int, int, int, int]:
         rank, world = self.rank, self.world_size
         if rank is None or world is None:

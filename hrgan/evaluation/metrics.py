@@ -1,8 +1,9 @@
 """Accumulating the evaluation metrics over batches, on every process, and combining them once.
 
-FID (torchmetrics, FID's own Inception), PSNR and SSIM against the real photos
-(torchmetrics), and semantic consistency: a segmentation network's confusion
-matrix on the generated photos and on the real ones, against the input labels.
+FID (torchmetrics, FID's own Inception), PSNR (``hrgan.evaluation.psnr``) and SSIM
+(torchmetrics) against the real photos, and semantic consistency: a segmentation
+network's confusion matrix on the generated photos and on the real ones, against
+the input labels.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+from torchmetrics.functional.image import structural_similarity_index_measure
 from PIL import Image
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from hrgan.evaluation.psnr import psnr
 from hrgan.pixels import to_uint8
 from hrgan.visualize import colorize_labels, default_palette, image_to_uint8
 
@@ -136,7 +138,7 @@ class EvaluationMetrics:
         fake01, real01 = (fake.clamp(-1, 1) + 1) / 2, (real.clamp(-1, 1) + 1) / 2
         if "psnr" in self.metrics:
             self._add_class_errors(fake01, real01, label)
-            values = peak_signal_noise_ratio(fake01, real01, data_range=1.0, reduction="none", dim=(1, 2, 3))
+            values = psnr(fake.clamp(-1, 1), real.clamp(-1, 1))
             for row, value in zip(rows, values.tolist(), strict=True):
                 row["psnr"] = value
         if "ssim" in self.metrics:

@@ -1,8 +1,7 @@
-"""Callbacks: progressive growth, sample grids, the inference export, throughput."""
+"""Callbacks: progressive growth, sample grids, the inference export, the fidelity report, evaluation, checkpoints."""
 
 from __future__ import annotations
 
-import math
 import resource
 import time
 import warnings
@@ -17,11 +16,17 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_only
 
 from hrgan.artifacts import save_export
 from hrgan.conditioning import instance_edges
+from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
+from hrgan.evaluation.options import parse_metrics
+from hrgan.evaluation.report import summary_line
 from hrgan.training.schedule import GrowthState
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 
 # Our checkpoints are meant to hold the state after the iteration's updates (the iteration count agrees).
 warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization and every_n_train_steps.*")
+
+# The name of what a run writes at an iteration: checkpoints/iter_0000200.ckpt, samples/iter_0000200.png.
+ITERATION_NAME = "iter_{iteration:07d}"
 
 
 def run_dir(trainer: pl.Trainer) -> Path:
@@ -39,60 +44,31 @@ def run_dir(trainer: pl.Trainer) -> Path:
 
 
 class ProgressiveGrowth(Callback):
-    """Applies the module's ``ProgressiveSchedule``: stage, fade-in alpha, learning rate, data size, end of training.
+    """Drives the module's ``Progress`` through its ``ProgressiveSchedule``: stage, fade-in alpha,
+    learning rate, data size and the end of training.
 
-    At a stage transition it ends the epoch, so the next one reloads the data
-    at the new resolution and batch size (the Trainer needs
-    ``reload_dataloaders_every_n_epochs=1``, which the hrgan CLI sets). The
-    iteration count is saved in checkpoints, so a resumed run continues at the
-    same stage, learning rate and alpha.
+    At a stage transition the epoch ends, so the next one reloads the data at the
+    new resolution and batch size (``Progress.start`` checks that the Trainer does).
     """
 
     def __init__(self) -> None:
-        self.iteration = 0
-        self.epoch_batches: dict[int, int] | None = None  # batches per epoch of stages given in epochs
-        self._applied: int | None = None
         self._last_time: float | None = None
 
-    def state_dict(self) -> dict:
-        return {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.iteration = state_dict["iteration"]
-        self.epoch_batches = state_dict.get("epoch_batches")
-
-    def _fix_lengths(self, trainer: pl.Trainer, pl_module) -> None:
-        """Convert stages given in epochs to steps (once; a resumed run reuses the saved conversion)."""
-        schedule = pl_module.schedule
-        if self.epoch_batches is None:
-            self.epoch_batches = {}
-            for i, stage in enumerate(schedule.stages):
-                if stage.steps is None:
-                    datamodule = trainer.datamodule
-                    if datamodule is None or not hasattr(datamodule, "train_batches_per_epoch"):
-                        raise ValueError(f"stage {i} is given in epochs, which needs a ShardDataModule with known shard sizes")
-                    self.epoch_batches[i] = datamodule.train_batches_per_epoch(stage.batch_size)
-        for i, batches in self.epoch_batches.items():
-            stage = schedule.stages[int(i)]
-            if stage.steps is None:
-                schedule.set_steps(int(i), math.ceil(stage.epochs * batches), batches_per_epoch=batches)
-
     def _apply(self, trainer: pl.Trainer, pl_module, growth: GrowthState) -> None:
-        pl_module.growth = growth
         datamodule = trainer.datamodule
         if datamodule is not None and hasattr(datamodule, "set_stage"):
             datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
-        self._applied = growth.stage
         schedule = pl_module.schedule
         w, h = growth.resolution
         global_batch = growth.batch_size * trainer.world_size
         scale = pl_module.batch_lr_scale(global_batch)
+        iteration = pl_module.iteration
         rank_zero_info(
             f"stage {growth.stage + 1}/{len(schedule.stages)}: {w}x{h}, {growth.n_enhancers} local enhancer(s), "
             f"{growth.num_D} discriminator scales, batch {growth.batch_size} per device x {trainer.world_size} = "
             f"{global_batch} global" + (f" (learning rates x{scale:g}, linear rule)" if scale != 1 else "") + ", "
             f"iterations {schedule.start(growth.stage)}-{schedule.start(growth.stage + 1) - 1} of {schedule.total_steps}"
-            + (f" (resuming at {self.iteration})" if self.iteration > schedule.start(growth.stage) else "")
+            + (f" (resuming at {iteration})" if iteration > schedule.start(growth.stage) else "")
         )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module) -> None:
@@ -104,13 +80,10 @@ class ProgressiveGrowth(Callback):
             f"global batch = per-device batch x {trainer.world_size}",
             flush=True,
         )
-        self._fix_lengths(trainer, pl_module)
-        total = pl_module.schedule.total_steps
-        pl_module.iteration = self.iteration
-        self._apply(trainer, pl_module, pl_module.schedule.state(min(self.iteration, total - 1)))
+        self._apply(trainer, pl_module, pl_module.progress.start(trainer))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module) -> None:
-        pl_module.end_epoch_now = False
+        pl_module.progress.begin_epoch()
 
     def on_validation_start(self, trainer: pl.Trainer, pl_module) -> None:
         if trainer.state.fn != "fit":  # standalone validate: run at the checkpoint's stage
@@ -119,34 +92,26 @@ class ProgressiveGrowth(Callback):
                 trainer.datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
-        schedule = pl_module.schedule
-        if self.iteration >= schedule.total_steps:
+        progress = pl_module.progress
+        if progress.begin_iteration():
+            growth = progress.growth
+            pl_module.set_lr_factor(growth.lr_factor, global_batch=growth.batch_size * trainer.world_size)
+            self._last_time = time.perf_counter()
+        elif progress.done:
             trainer.should_stop = True
-            pl_module.end_epoch_now = True
-            return
-        growth = schedule.state(self.iteration)
-        if growth.stage != self._applied:
-            self._apply(trainer, pl_module, growth)
-            pl_module.end_epoch_now = True  # this batch has the old size; the next epoch loads the new one
-            return
-        pl_module.growth = growth
-        pl_module.iteration = self.iteration
-        pl_module.set_lr_factor(growth.lr_factor, global_batch=growth.batch_size * trainer.world_size)
-        self._last_time = time.perf_counter()
+        else:  # a new stage: this batch has the old size; the next epoch loads the new one
+            self._apply(trainer, pl_module, progress.growth)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if pl_module.end_epoch_now:
-            return
-        self.iteration += 1
-        pl_module.iteration = self.iteration
-        growth = pl_module.growth
+        growth = pl_module.current_growth()
         size = batch["image"].shape[0]
         metrics = {
             "growth/stage": float(growth.stage),
             "growth/alpha": growth.alpha,
             "lr/G": pl_module.hparams.lr_G * growth.lr_factor,
             "lr/D": pl_module.hparams.lr_D * growth.lr_factor,
-            "iteration": float(self.iteration),
+            "iteration": float(pl_module.iteration),
+            "step": float(pl_module.iteration),  # Lightning logs at this step (else: batches, not counting stage ends)
         }
         if self._last_time is not None:
             metrics["perf/images_per_s"] = size * trainer.world_size / max(time.perf_counter() - self._last_time, 1e-9)
@@ -155,33 +120,30 @@ class ProgressiveGrowth(Callback):
         else:
             metrics["perf/peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         pl_module.log_dict(metrics, batch_size=size)
-        if self.iteration >= pl_module.schedule.total_steps:
+        if pl_module.progress.done:
             trainer.should_stop = True
 
 
 class SampleGrids(Callback):
-    """Every ``every_n_steps`` iterations (and at the end), a grid for a fixed batch:
+    """Every ``every_n_iterations`` iterations (and at the end), a grid for a fixed batch:
     colourised labels | instance edges | generated (EMA) | real, one row per sample.
 
-    Written as ``samples/step_NNNNNNN.png`` (and ``samples/latest.png``) in the run
+    Written as ``samples/iter_NNNNNNN.png`` (and ``samples/latest.png``) in the run
     directory and sent to every logger that has ``log_image`` (wandb), as uint8.
     """
 
-    def __init__(self, every_n_steps: int = 500, num_samples: int = 4) -> None:
-        self.every_n_steps = every_n_steps
+    def __init__(self, every_n_iterations: int = 500, num_samples: int = 4) -> None:
+        self.every_n_iterations = every_n_iterations
         self.num_samples = num_samples
-
-    def _batch(self, trainer: pl.Trainer) -> dict | None:
-        datamodule = trainer.datamodule
-        return getattr(datamodule, "sample_batch", None)
 
     @torch.no_grad()
     def render(self, trainer: pl.Trainer, pl_module) -> np.ndarray | None:
-        raw = self._batch(trainer)
-        if raw is None:
+        datamodule = trainer.datamodule
+        if datamodule is None:
             return None
-        batch = {k: (v[: self.num_samples].to(pl_module.device) if torch.is_tensor(v) else v) for k, v in raw.items()}
-        batch = trainer.datamodule.augment(batch, random=False) if getattr(trainer.datamodule, "augment", None) else batch
+        split = "val" if datamodule.val_urls is not None else "train"
+        batch = next(datamodule.fixed_batches(self.num_samples, device=pl_module.device, split=split,
+                                              batch_size=self.num_samples))
         growth = pl_module.current_growth()
         cond = pl_module.condition(batch)
         generator = pl_module.generator_ema or pl_module.generator
@@ -203,16 +165,16 @@ class SampleGrids(Callback):
         if grid is None:
             return
         folder = run_dir(trainer) / "samples"
-        step = pl_module.iteration
-        save_png(folder / f"step_{step:07d}.png", grid)
+        iteration = pl_module.iteration
+        save_png(folder / f"{ITERATION_NAME.format(iteration=iteration)}.png", grid)
         save_png(folder / "latest.png", grid)
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
-                logger.log_image(key="samples", images=[grid], step=trainer.global_step,
-                                 caption=[f"iteration {step}: labels | edges | generated (EMA) | real"])
+                logger.log_image(key="samples", images=[grid], step=iteration,
+                                 caption=[f"iteration {iteration}: labels | edges | generated (EMA) | real"])
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        if pl_module.iteration and pl_module.iteration % self.every_n_steps == 0 and not pl_module.end_epoch_now:
+        if pl_module.iteration and pl_module.iteration % self.every_n_iterations == 0:
             self._write(trainer, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
@@ -240,43 +202,30 @@ class InferenceExport(Callback):
             rank_zero_info(f"inference export: {path}")
 
 
-def augmented_batches(loader, datamodule, device: torch.device, limit: int | None = None):
-    """``loader``'s batches on ``device``, resized and centre-cropped to the current stage (no randomness)."""
-    for i, batch in enumerate(loader):
-        if limit is not None and i >= limit:
-            return
-        batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-        yield datamodule.augment(batch, random=False)
-
-
 class FidelityReport(Callback):
     """At the end of training: PSNR of the EMA generator on the validation shards against the
     per-class mean colour of the training shards, printed as one line and written to ``fidelity.json``."""
 
-    def __init__(self, max_train_batches: int = 200) -> None:
-        self.max_train_batches = max_train_batches
+    def __init__(self, max_train_samples: int = 800) -> None:
+        self.max_train_samples = max_train_samples
 
     @torch.no_grad()
     def compute(self, trainer: pl.Trainer, pl_module) -> dict[str, float] | None:
-        from hrgan.training.fidelity import class_mean_colours, fidelity_report
+        from hrgan.evaluation.fidelity import class_mean_colours, fidelity_report
 
         datamodule = trainer.datamodule
         if datamodule is None or datamodule.val_urls is None:
             return None
         growth = pl_module.current_growth()
-
-        def on_device(loader, limit=None):
-            return augmented_batches(loader, datamodule, pl_module.device, limit)
-
-        train = datamodule.single_process_loader(datamodule.train_urls)
-        means = class_mean_colours(on_device(train, self.max_train_batches), pl_module.label_nc)
+        train = datamodule.fixed_batches(self.max_train_samples, device=pl_module.device, split="train")
+        means = class_mean_colours(train, pl_module.label_nc)
         generator = pl_module.generator_ema or pl_module.generator
 
         def generate(batch):
             return pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
 
-        val = datamodule.single_process_loader(datamodule.val_urls)
-        return fidelity_report(on_device(val), generate, means, pl_module.classes.random_appearance)
+        val = datamodule.fixed_batches(None, device=pl_module.device)
+        return fidelity_report(val, generate, means, pl_module.classes.random_appearance)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
@@ -284,7 +233,7 @@ class FidelityReport(Callback):
         import json
 
         from hrgan.io import write_bytes_atomic
-        from hrgan.training.fidelity import report_line
+        from hrgan.evaluation.fidelity import report_line
 
         was_training = pl_module.training
         pl_module.eval()
@@ -296,15 +245,119 @@ class FidelityReport(Callback):
         print(report_line(scores), flush=True)
 
 
+class Evaluation(Callback):
+    """Every ``every_n_iterations`` (and at the end): ``hrgan evaluate``'s metrics, logged as ``eval/*``.
+
+    The subset is the first ``num_samples`` validation samples (the same ones each time), split
+    over the ranks and scored at the current stage's resolution with the EMA generator.
+
+    Args:
+        every_n_iterations: how often (0: only at the end).
+        num_samples: size of the subset (FID needs a few hundred to mean much).
+        metrics: comma-separated, from fid, psnr, ssim, miou.
+        inception_weights: FID's Inception file (default: the torch hub cache; an error at start when missing).
+        segmenter: TorchScript segmentation network, for miou.
+        urls: shards to use (default: the data module's validation shards).
+        batch_size: samples per generator call.
+        at_end: also evaluate when training ends.
+    """
+
+    def __init__(
+        self,
+        every_n_iterations: int = 5000,
+        num_samples: int = 200,
+        metrics: str = "psnr,ssim",
+        inception_weights: str | None = None,
+        segmenter: str | None = None,
+        urls: str | None = None,
+        batch_size: int = 4,
+        at_end: bool = True,
+    ) -> None:
+        self.every, self.num_samples = every_n_iterations, num_samples
+        self.metric_names = parse_metrics(metrics)
+        self.inception_weights, self.segmenter, self.urls = inception_weights, segmenter, urls
+        self.batch_size, self.at_end = batch_size, at_end
+        self.metrics: EvaluationMetrics | None = None
+        self._networks: dict | None = None
+        self.last: dict | None = None  # the latest results (all ranks), for inspection
+        self._done_at = -1
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        """Read the Inception and segmenter files now, so a missing one stops the run before it trains."""
+        if stage != "fit" or self._networks is not None:
+            return
+        from hrgan.pretrained import load_fid_inception
+
+        if "miou" in self.metric_names and not self.segmenter:
+            raise ValueError("Evaluation: miou needs segmenter: path/to/model.pt (TorchScript)")
+        self._networks = {
+            "inception": load_fid_inception(self.inception_weights) if "fid" in self.metric_names else None,
+            "segmenter": load_segmenter(Path(self.segmenter), torch.device("cpu")) if self.segmenter else None,
+        }
+
+    def _metrics(self, pl_module) -> EvaluationMetrics:
+        # Built at the first evaluation: in setup the module is not yet on its device.
+        if self.metrics is None:
+            segmenter = self._networks["segmenter"]
+            self.metrics = EvaluationMetrics(
+                metrics=self.metric_names,
+                label_nc=pl_module.label_nc,
+                ignore_index=pl_module.ignore_index,
+                inception=self._networks["inception"],
+                segmenter=segmenter.to(pl_module.device) if segmenter is not None else None,
+                palette=pl_module.classes.colors,
+                keep=0,
+                device=pl_module.device,
+            )
+        return self.metrics
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
+        # Before the batch's update: the weights are exactly those after `iteration` iterations.
+        iteration = pl_module.iteration
+        if self.every > 0 and iteration > 0 and iteration % self.every == 0 and iteration != self._done_at:
+            self.evaluate(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        if self.at_end and pl_module.iteration != self._done_at:
+            self.evaluate(trainer, pl_module)
+
+    @torch.no_grad()
+    def evaluate(self, trainer: pl.Trainer, pl_module) -> dict | None:
+        """Score the subset on every rank, combine, log ``eval/*`` from rank zero; returns the results."""
+        datamodule = trainer.datamodule
+        urls = self.urls or (datamodule.val_urls if datamodule is not None else None)
+        if urls is None or self._networks is None:
+            return None
+        metrics = self._metrics(pl_module)
+        self._done_at = pl_module.iteration
+        generator = pl_module.generator_ema or pl_module.generator
+        growth = pl_module.current_growth()
+        metrics.reset()
+        for batch in datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
+                                              batch_size=self.batch_size, per_rank=True):
+            fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
+            metrics.update(fake, batch["image"], batch["label"], list(batch["key"]))
+        result = metrics.compute()
+        self.last = result
+        logged = {f"eval/{k}": float(result[k]) for k in ("fid", "psnr", "ssim", "miou", "pixel_accuracy") if k in result}
+        if "segmentation" in result:
+            logged["eval/miou_real"] = result["segmentation"]["real"]["miou"]
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.log_metrics(logged, step=pl_module.iteration)
+            rank_zero_info(f"evaluation at iteration {pl_module.iteration}: {summary_line(result)}")
+        return result
+
+
 class Checkpoints(ModelCheckpoint):
     """Lightning's ModelCheckpoint, counted in iterations, and always saving ``last.ckpt`` at the end.
 
     A pix2pixHD iteration steps two optimizers, so Lightning's global step advances
-    by 2 per iteration; ``every_n_iterations`` hides that. The end-of-training save
-    covers runs that stop mid-epoch, where ModelCheckpoint alone would keep an older last.ckpt.
+    by 2 per iteration; ``every_n_iterations`` and the file names hide that. The end-of-training
+    save covers runs that stop mid-epoch, where ModelCheckpoint alone would keep an older last.ckpt.
 
     Args:
-        every_n_iterations: save ``{dirpath}/step=...ckpt`` every this many iterations (None: only at the end).
+        every_n_iterations: save ``{dirpath}/iter_NNNNNNN.ckpt`` every this many iterations (None: only at the end).
         dirpath: the folder (the hrgan CLI sets ``{default_root_dir}/checkpoints``).
         keep: how many periodic checkpoints to keep (-1: all).
     """
@@ -312,11 +365,16 @@ class Checkpoints(ModelCheckpoint):
     def __init__(self, *, every_n_iterations: int | None = None, dirpath: str | None = None, keep: int = -1) -> None:
         super().__init__(
             dirpath=dirpath,
-            filename="{step}",
+            filename=ITERATION_NAME,
+            auto_insert_metric_name=False,
             every_n_train_steps=2 * every_n_iterations if every_n_iterations else None,
             save_last=True,
             save_top_k=keep,
         )
+
+    def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
+        # what the file name is formatted with: Lightning's values and the iteration
+        return {**super()._monitor_candidates(trainer), "iteration": torch.tensor(trainer.lightning_module.iteration)}
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         super().on_train_end(trainer, pl_module)

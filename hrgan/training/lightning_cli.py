@@ -17,6 +17,7 @@ from hrgan.data.datamodule import ShardDataModule
 from hrgan.envinfo import wandb_is_set_up
 from hrgan.training.callbacks import run_dir
 from hrgan.training.module import Pix2PixHDModule
+from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 
 
 def generator_channels(label_nc: int, use_instance_edges: bool, feat_num: int) -> int:
@@ -102,7 +103,7 @@ def run_lightning_cli(argv: list[str], *, description: str) -> int:
         ShardDataModule,
         args=argv,
         trainer_defaults={
-            "reload_dataloaders_every_n_epochs": 1,  # progressive stages change batch size and resolution
+            **REQUIRED_TRAINER_SETTINGS,  # progressive stages change batch size and resolution
             "max_epochs": -1,  # the schedule decides when training ends
             "plugins": [{"class_path": "hrgan.training.checkpoint_io.AtomicCheckpointIO"}],
         },

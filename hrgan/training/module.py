@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
-import math
 import random
 
 import numpy as np
@@ -17,10 +15,12 @@ from torch import nn
 from hrgan.artifacts import checkpoint_entry, make_export
 from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
+from hrgan.evaluation.psnr import psnr
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing
 from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.ema import ema_decay_at, update_ema
+from hrgan.training.progress import Progress
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
 from hrgan.training.speed import compile_networks, eager_mode
 
@@ -36,12 +36,6 @@ def frozen(*modules: nn.Module):
     finally:
         for p, flag in saved:
             p.requires_grad_(flag)
-
-
-def psnr(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB of [-1, 1] images, on the [0, 1] scale: [B]."""
-    mse = ((fake - real) / 2).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
 
 
 class Pix2PixHDModule(pl.LightningModule):
@@ -144,9 +138,7 @@ class Pix2PixHDModule(pl.LightningModule):
         if use_vgg and vgg_if_available and vgg_weights == "auto" and find_cached_vgg19() is None:
             use_vgg = False
         self.vgg = VGGLoss(weights=vgg_weights, allow_download=False) if use_vgg else None
-        self.growth: GrowthState | None = None  # set by the ProgressiveGrowth callback
-        self.iteration = 0  # iterations done in this run (kept by the ProgressiveGrowth callback)
-        self.end_epoch_now = False  # set by the callback at stage transitions
+        self.progress = Progress(self.schedule)  # driven by the ProgressiveGrowth callback
         self.automatic_optimization = False
 
     def _check_channels(self) -> None:
@@ -162,8 +154,13 @@ class Pix2PixHDModule(pl.LightningModule):
             raise ValueError(f"the discriminator takes {d_first.in_channels} channels, expected {expected - self.feat_num + 3}")
 
     # ----------------------------------------------------------------- helpers
+    @property
+    def iteration(self) -> int:
+        """Iterations done in this run (``progress`` keeps the count)."""
+        return self.progress.iteration
+
     def current_growth(self) -> GrowthState:
-        return self.growth or self.schedule.state(0)
+        return self.progress.growth
 
     def condition(self, batch: dict) -> torch.Tensor:
         """Labels (+ instance edges) as the conditioning input: [B, label_nc (+1), H, W]."""
@@ -195,14 +192,14 @@ class Pix2PixHDModule(pl.LightningModule):
         bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v)}
         if bad:
             raise FloatingPointError(
-                f"non-finite {where} loss at global step {self.global_step}: {bad}; training stopped before the "
+                f"non-finite {where} loss at iteration {self.iteration}: {bad}; training stopped before the "
                 "optimizer step, so the weights and the last checkpoint are intact. Lower the learning rate or "
                 "try precision 32 to find the cause."
             )
 
     # ----------------------------------------------------------------- steps
     def on_train_batch_start(self, batch, batch_idx):
-        if self.end_epoch_now:
+        if self.progress.end_epoch:
             return -1  # ends the epoch: a stage transition reloads the data at the new size
         return None
 
@@ -245,6 +242,7 @@ class Pix2PixHDModule(pl.LightningModule):
         self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
         self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
         self.log("loss/G/total", loss_g.detach(), batch_size=size, prog_bar=True)
+        self.progress.finish_iteration()
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         growth = self.current_growth()
@@ -254,6 +252,7 @@ class Pix2PixHDModule(pl.LightningModule):
         size = real.shape[0]
         self.log("val/l1", F.l1_loss(fake, real), batch_size=size, sync_dist=True)
         self.log("val/psnr", psnr(fake, real).mean(), batch_size=size, sync_dist=True, prog_bar=True)
+        self.log("step", float(self.iteration), batch_size=size, sync_dist=True)  # the loggers' x: iterations
 
     def configure_optimizers(self):
         betas = (self.hparams.beta1, self.hparams.beta2)
@@ -328,14 +327,17 @@ class Pix2PixHDModule(pl.LightningModule):
             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
             "python": random.getstate(),
         }
-        checkpoint["schedule"] = [dataclasses.asdict(stage) for stage in self.schedule.stages]
+        checkpoint["progress"] = self.progress.state_dict()
         # What `hrgan infer` needs to rebuild the networks from this checkpoint alone (weights: state_dict).
         checkpoint["inference"] = checkpoint_entry(
             self.inference_export(weights=False), state_dict_prefixes=self.network_prefixes()
         )
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._restore_growth(checkpoint.get("callbacks", {}).get("ProgressiveGrowth"))
+        # checkpoints written before the Progress object kept its state in the ProgressiveGrowth callback's entry
+        progress = checkpoint.get("progress") or checkpoint.get("callbacks", {}).get("ProgressiveGrowth")
+        if progress:
+            self.progress.load_state_dict(progress)
         states = checkpoint.get("rng_states")
         if not states:
             return
@@ -346,17 +348,6 @@ class Pix2PixHDModule(pl.LightningModule):
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
         version, internal, gauss = states["python"]
         random.setstate((version, tuple(internal), gauss))
-
-    def _restore_growth(self, state: dict | None) -> None:
-        """Take the stage a checkpoint was at, so validate/test/export of it run at that stage."""
-        if not state:
-            return
-        for index, batches in (state.get("epoch_batches") or {}).items():
-            stage = self.schedule.stages[int(index)]
-            if stage.steps is None:
-                self.schedule.set_steps(int(index), math.ceil(stage.epochs * batches), batches_per_epoch=batches)
-        self.iteration = state["iteration"]
-        self.growth = self.schedule.state(min(self.iteration, self.schedule.total_steps - 1))
 
     def configure_callbacks(self):
         from hrgan.training.callbacks import ProgressiveGrowth

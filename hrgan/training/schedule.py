@@ -7,12 +7,16 @@ schedule (constant for ``niter`` steps, then linear decay to 0 over
 train only the new enhancer for ``fix_global_steps`` steps (pix2pixHD's
 ``niter_fix_global``) and fade it in over ``fade_in_steps`` steps.
 
-Everything here is a pure function of the iteration number, so a resumed run
-continues with exactly the same stage, learning rate and fade-in alpha.
+Once every stage's length is known, what is active is a function of the iteration
+number alone, so a resumed run continues with exactly the same stage, learning rate
+and fade-in alpha. The one change of state is ``set_epoch_length``: a stage given in
+epochs gets its length in iterations when the data's length is known (see
+``hrgan.training.progress``, which keeps the iteration count).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -63,7 +67,7 @@ class GrowthState:
 
 @dataclass
 class ProgressiveSchedule:
-    """The stages of a run; ``stages[i].steps`` must be known (epochs are converted by the trainer callback)."""
+    """The stages of a run; a stage given in epochs needs ``set_epoch_length`` before it is used."""
 
     stages: list[Stage] = field(default_factory=lambda: [Stage(steps=1000)])
 
@@ -80,19 +84,19 @@ class ProgressiveSchedule:
             if stage.niter_decay < 0 or stage.fix_global_steps < 0 or stage.fade_in_steps < 0:
                 raise ValueError(f"stage {i}: niter_decay, fix_global_steps and fade_in_steps must be >= 0")
 
-    def set_steps(self, index: int, steps: int, *, batches_per_epoch: float | None = None) -> None:
-        """Fix the length of a stage given in epochs, once the data length is known
-        (``niter`` and ``niter_decay`` are converted from epochs with ``batches_per_epoch``)."""
+    def set_epoch_length(self, index: int, batches_per_epoch: float) -> None:
+        """Convert stage ``index``'s length, ``niter`` and ``niter_decay`` from epochs to iterations (once)."""
         stage = self.stages[index]
-        if batches_per_epoch is not None and stage.steps is None:
-            stage.niter = None if stage.niter is None else round(stage.niter * batches_per_epoch)
-            stage.niter_decay = round(stage.niter_decay * batches_per_epoch)
-        stage.steps = max(1, int(steps))
+        if stage.steps is not None:
+            return
+        stage.niter = None if stage.niter is None else round(stage.niter * batches_per_epoch)
+        stage.niter_decay = round(stage.niter_decay * batches_per_epoch)
+        stage.steps = max(1, math.ceil(stage.epochs * batches_per_epoch))
 
     def length(self, index: int) -> int:
         steps = self.stages[index].steps
         if steps is None:
-            raise ValueError(f"stage {index} is given in epochs and its length in steps is not known yet")
+            raise ValueError(f"stage {index} is given in epochs and its length in iterations is not known yet")
         return steps
 
     def start(self, index: int) -> int:

@@ -29,6 +29,7 @@ from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.callbacks import SampleGrids
 from hrgan.training.checkpoint_io import AtomicCheckpointIO
 from hrgan.training.module import Pix2PixHDModule
+from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 from hrgan.training.schedule import ProgressiveSchedule, Stage
 
 
@@ -37,8 +38,7 @@ class _LossLog(Callback):
         self.rows: list[dict[str, float]] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not pl_module.end_epoch_now:
-            self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")})
+        self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")})
 
 
 def run(*, out: Path, width: int, height: int, steps: int, device: str, precision: str, seed: int) -> dict:
@@ -59,12 +59,12 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, precisio
     use_vgg = find_cached_vgg19() is not None
     module = Pix2PixHDModule(generator=generator, discriminator=discriminator, label_nc=LABEL_NC, classes="synthetic",
                              schedule=schedule, use_vgg_loss=use_vgg, lambda_l1=10.0, lr_G=5e-4)
-    data = ShardDataModule(train_urls=str(out / "data" / "shards" / "train-*.tar"), num_workers=0, sample_count=2)
+    data = ShardDataModule(train_urls=str(out / "data" / "shards" / "train-*.tar"), num_workers=0)
     losses = _LossLog()
     trainer = pl.Trainer(
-        accelerator=device, devices=1, precision=precision, max_epochs=-1, reload_dataloaders_every_n_epochs=1,
+        accelerator=device, devices=1, precision=precision, max_epochs=-1, **REQUIRED_TRAINER_SETTINGS,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_steps=steps)],
+        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_iterations=steps, num_samples=2)],
     )
     start = time.perf_counter()
     with warnings.catch_warnings():

@@ -1,3 +1,4 @@
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -51,4 +52,31 @@ def test_synthetic_scenes_are_made_once_for_all_nodes_unless_asked_per_node(tmp_
         raise AssertionError("setup without shards should fail")
     shared.prepare_data()
     shared.setup("fit")
-    assert shared.sample_batch is not None and shared.sample_batch["label"].shape[-2:] == (32, 64)
+    assert next(shared.fixed_batches(2, device="cpu", split="train"))["label"].shape[-2:] == (32, 64)
+
+
+def test_fixed_batches_are_the_first_samples_at_the_stage_size_every_time(synth_shards):
+    from types import SimpleNamespace
+
+    urls = str(synth_shards / "train-{000000..000005}.tar")
+    data = ShardDataModule(train_urls=urls, val_urls=urls, num_workers=2, resolution=(32, 16), flip=True, pin_memory=False)
+    data.setup("fit")
+    random_state, augment_state = torch.get_rng_state(), data.augment.generator.get_state()
+    first = list(data.fixed_batches(5, device="cpu", batch_size=2))
+    assert [len(b["key"]) for b in first] == [2, 2, 1] and "skipped" not in first[0]
+    keys = [k for b in first for k in b["key"]]
+    assert keys == [f"synth_s3_{i:06d}" for i in range(5)]  # shard order, whatever the loader's workers
+    assert first[0]["image"].shape == (2, 3, 16, 32) and first[0]["image"].dtype == torch.float32
+    again = list(data.fixed_batches(5, device="cpu", batch_size=2))
+    assert all(torch.equal(a["image"], b["image"]) for a, b in zip(first, again, strict=True))  # no random flip or crop
+    assert torch.equal(torch.get_rng_state(), random_state) and torch.equal(data.augment.generator.get_state(), augment_state)
+    data.set_stage(resolution=(64, 32), batch_size=1)
+    assert next(data.fixed_batches(1, device="cpu", split="train"))["image"].shape == (1, 3, 32, 64)
+    assert len([k for b in data.fixed_batches(None, device="cpu") for k in b["key"]]) == 12
+    shares = []
+    for rank in (0, 1):
+        data.trainer = SimpleNamespace(global_rank=rank, world_size=2)
+        shares.append([k for b in data.fixed_batches(5, device="cpu", per_rank=True) for k in b["key"]])
+    assert [len(s) for s in shares] == [3, 3] and not set(shares[0]) & set(shares[1])
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        next(data.fixed_batches(1, device="cpu", split="test"))

@@ -163,7 +163,7 @@ def test_two_processes_give_the_single_process_numbers(trained, tiny_shards, inc
 def test_evaluation_callback_scores_a_fixed_subset_during_training(tiny_shards, inception_file, segmenter_file, tmp_path):
     from pytorch_lightning.loggers import CSVLogger
 
-    from hrgan.training.evaluation import Evaluation
+    from hrgan.training.callbacks import Evaluation
     from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
 
     callback = Evaluation(every_n_iterations=2, num_samples=3, metrics="fid,psnr,ssim,miou", batch_size=2,

@@ -121,9 +121,9 @@ def test_preemption_requeues_and_resumes(slurm, tmp_path):
     assert result.returncode == 0, result.stderr
     job = result.stdout.strip().split(";")[0]
     deadline = time.time() + 180
-    while not list((tmp_path / "checkpoints").glob("step=*.ckpt")) and time.time() < deadline:
+    while not list((tmp_path / "checkpoints").glob("iter_*.ckpt")) and time.time() < deadline:
         time.sleep(1)
-    assert list((tmp_path / "checkpoints").glob("step=*.ckpt")), (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
+    assert list((tmp_path / "checkpoints").glob("iter_*.ckpt")), (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
     subprocess.run(["scancel", "--signal=USR1", job], env=slurm, check=True)  # what Slurm sends before the time limit
     while subprocess.run(["squeue", "-h", "-j", job], env=slurm, capture_output=True, text=True).stdout.strip():
         assert time.time() < deadline + 180, "the job did not finish after the requeue"
@@ -132,4 +132,4 @@ def test_preemption_requeues_and_resumes(slurm, tmp_path):
     assert log.count("rank 0 of world size 2") == 2, log[-3000:]  # ran twice: before and after the requeue
     assert "Slurm asked to stop (requeue signal): saving and requeueing" in log  # hrgan's handler, not Lightning's
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 60
+    assert state["progress"]["iteration"] == 60

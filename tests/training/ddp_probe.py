@@ -13,12 +13,12 @@ class Probe(Callback):
         self.lrs = {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if not pl_module.end_epoch_now:
+        if not pl_module.progress.end_epoch:
             self.keys += list(batch["key"])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         rates = [group["lr"] for opt in pl_module.optimizers(use_pl_optimizer=False) for group in opt.param_groups]
-        self.lrs.setdefault(pl_module.growth.stage, set()).add(tuple(rates))
+        self.lrs.setdefault(pl_module.current_growth().stage, set()).add(tuple(rates))
 
     def on_train_end(self, trainer, pl_module):
         digest = {name: [float(p.double().sum()), float(p.double().abs().sum())]

@@ -8,6 +8,7 @@ from hrgan.data.datamodule import ShardDataModule
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
 from hrgan.training.checkpoint_io import AtomicCheckpointIO
 from hrgan.training.module import Pix2PixHDModule
+from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 from hrgan.training.schedule import ProgressiveSchedule, Stage
 
 LABEL_NC = 8  # the synthetic scenes
@@ -30,14 +31,14 @@ def tiny_module(schedule: ProgressiveSchedule | None = None, **kwargs) -> Pix2Pi
 
 
 def tiny_data(shards, **kwargs) -> ShardDataModule:
-    options = dict(train_urls=str(shards / "train-*.tar"), num_workers=0, shuffle_buffer=4, sample_count=2)
+    options = dict(train_urls=str(shards / "train-*.tar"), num_workers=0, shuffle_buffer=4)
     return ShardDataModule(**(options | kwargs))
 
 
 def tiny_trainer(tmp_path, callbacks=(), **kwargs) -> pl.Trainer:
     options = dict(
         accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, max_epochs=-1, reload_dataloaders_every_n_epochs=1, num_sanity_val_steps=0,
-        default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()], limit_val_batches=0,
+        enable_model_summary=False, max_epochs=-1, num_sanity_val_steps=0,
+        default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()], limit_val_batches=0, **REQUIRED_TRAINER_SETTINGS,
     )
     return pl.Trainer(callbacks=list(callbacks), **(options | kwargs))

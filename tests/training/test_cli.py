@@ -96,6 +96,12 @@ def test_offline_wandb_run_has_losses_and_images(demo):
     assert picture.dtype == np.uint8 and picture.std() > 10  # not blank
     stages_seen = {row["growth/stage"] for row in rows if "growth/stage" in row}
     assert stages_seen == {0.0, 1.0}
+    # the x-axis counts iterations (3 + 3), not optimizer steps (two per iteration)
+    assert max(row["trainer/global_step"] for row in rows if "trainer/global_step" in row) == 6
+    assert all(row["trainer/global_step"] == row["iteration"] for row in rows if "iteration" in row)
+    assert [row["trainer/global_step"] for row in rows if "samples" in row][-1] == 6
+    assert [row["trainer/global_step"] for row in rows if "eval/psnr" in row] == [6]
+    assert (demo / "samples" / "iter_0000006.png").is_file()
 
 
 def test_resume_with_ckpt_path_last_continues(demo, tmp_path):
@@ -106,7 +112,7 @@ def test_resume_with_ckpt_path_last_continues(demo, tmp_path):
     longer = stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 5])
     demo_run(folder, longer, "--ckpt_path", "last", "--trainer.logger", "false")
     state = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
-    assert state["callbacks"]["ProgressiveGrowth"]["iteration"] == 8
+    assert state["progress"]["iteration"] == 8
 
 
 def test_validate_a_checkpoint_at_its_stage(demo, capsys):

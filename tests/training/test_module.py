@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
+from hrgan.training.callbacks import Checkpoints
 from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
 
 
@@ -70,7 +71,7 @@ class Recorder(Callback):
         self.rows, self.keep, self.params = [], keep, {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if pl_module.end_epoch_now:
+        if pl_module.progress.end_epoch:
             return
         opt_g, _ = pl_module.optimizers(use_pl_optimizer=False)
         it = pl_module.iteration
@@ -83,11 +84,11 @@ class Recorder(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         # growth and lr are read here: the ProgressiveGrowth callback sets them after this callback's batch start
-        if pl_module.end_epoch_now:
+        if pl_module.progress.end_epoch:
             return
         opt_g, _ = pl_module.optimizers(use_pl_optimizer=False)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")}
-        self.rows.append({**self._start, "lr_G": opt_g.param_groups[0]["lr"], "growth": pl_module.growth, **metrics})
+        self.rows.append({**self._start, "lr_G": opt_g.param_groups[0]["lr"], "growth": pl_module.current_growth(), **metrics})
 
 
 def test_growth_keeps_weights_and_adam_state_and_changes_the_data(tiny_shards, tmp_path):
@@ -140,9 +141,9 @@ def test_resume_mid_stage_gives_the_same_next_steps(tiny_shards, tmp_path):
         trainer.fit(tiny_module(two_stages(3, 5, fade_in_steps=4)), tiny_data(tiny_shards), ckpt_path=ckpt_path)
         return recorder.rows
 
-    checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=10, save_top_k=-1, filename="{step}")
+    checkpoint = Checkpoints(dirpath=str(tmp_path / "ckpt"), every_n_iterations=5)
     full = run(tmp_path / "a", callbacks=[checkpoint])  # checkpoint after iteration 5 (global step 10), mid-stage 2
-    resumed = run(tmp_path / "b", ckpt_path=str(tmp_path / "ckpt" / "step=10.ckpt"))
+    resumed = run(tmp_path / "b", ckpt_path=str(tmp_path / "ckpt" / "iter_0000005.ckpt"))
     assert [r["iteration"] for r in resumed] == [5, 6, 7]
     for a, b in zip(full[5:], resumed, strict=True):
         assert a["growth"] == b["growth"] and a["lr_G"] == b["lr_G"]
@@ -177,10 +178,10 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tiny_shard
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=4, save_last=True)
     trainer = tiny_trainer(tmp_path, [checkpoint, Poison(at=3)], enable_checkpointing=True)
     module = tiny_module(two_stages(6, 1))
-    with pytest.raises(FloatingPointError, match="non-finite generator loss.*intact"):
+    with pytest.raises(FloatingPointError, match="non-finite generator loss at iteration 3: .*intact"):
         trainer.fit(module, tiny_data(tiny_shards))
     saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
-    assert saved["callbacks"]["ProgressiveGrowth"]["iteration"] == 2
+    assert saved["progress"]["iteration"] == 2
     assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())
     assert not list((tmp_path / "ckpt").glob(".*tmp"))  # no half-written files
 
@@ -261,7 +262,7 @@ def test_validating_a_checkpoint_runs_at_its_stage(tiny_shards, tmp_path):
     fresh = tiny_module(two_stages(2, 2))
     data = tiny_data(tiny_shards, val_urls=str(tiny_shards / "val-*.tar"))
     tiny_trainer(tmp_path, [Look()], limit_val_batches=None).validate(fresh, data, ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
-    assert fresh.growth.stage == 1 and fresh.growth.n_enhancers == 1
+    assert fresh.current_growth().stage == 1 and fresh.current_growth().n_enhancers == 1
     assert shapes and set(shapes) == {(64, 128)}
 
 

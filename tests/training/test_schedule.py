@@ -36,7 +36,9 @@ def test_epoch_stages_convert_with_their_lr_schedule():
     s = ProgressiveSchedule([Stage(epochs=2, niter_decay=1)])
     with pytest.raises(ValueError, match="epochs"):
         _ = s.total_steps
-    s.set_steps(0, 2 * 5, batches_per_epoch=5)
+    s.set_epoch_length(0, 5)
+    assert s.total_steps == 10 and s.stages[0].niter_decay == 5
+    s.set_epoch_length(0, 7)  # once: a resumed run keeps the length it started with
     assert s.total_steps == 10 and s.stages[0].niter_decay == 5
     assert s.state(4).lr_factor == 1.0 and s.state(5).lr_factor == pytest.approx(0.8)
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from hrgan.evaluation.psnr import psnr
+
 
 def class_mean_colours(batches: Iterable[dict], label_nc: int) -> torch.Tensor:
     """Mean photo colour of every class over ``batches``: [label_nc, 3] in [-1, 1] (0 for absent classes)."""
@@ -26,12 +28,6 @@ def class_mean_colours(batches: Iterable[dict], label_nc: int) -> torch.Tensor:
     return (sums / counts.clamp_min(1).unsqueeze(1)).float()
 
 
-def _psnr(squared_error: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB, [0, 1] scale) over the masked pixels; squared_error [B, H, W] on the [-1, 1] scale."""
-    mse = (squared_error / 4 * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
-
-
 def fidelity_report(
     batches: Iterable[dict], generate: Callable[[dict], torch.Tensor], means: torch.Tensor, unpredictable: list[int]
 ) -> dict[str, float]:
@@ -42,11 +38,9 @@ def fidelity_report(
         fake = generate(batch)
         baseline = means.to(real.device)[label.clamp(0, len(means) - 1)].permute(0, 3, 1, 2)
         predictable = ~torch.isin(label, torch.tensor(unpredictable, device=label.device, dtype=label.dtype))
-        full = torch.ones_like(predictable)
         for name, image in (("model", fake), ("baseline", baseline)):
-            error = (image.float() - real.float()).pow(2).mean(1)
-            scores[f"{name}_predictable"].append(_psnr(error, predictable.float()))
-            scores[f"{name}_full"].append(_psnr(error, full.float()))
+            scores[f"{name}_predictable"].append(psnr(image, real, predictable))
+            scores[f"{name}_full"].append(psnr(image, real))
     return {k: float(torch.cat(v).mean()) for k, v in scores.items()}
 
 

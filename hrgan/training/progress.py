@@ -1,0 +1,87 @@
+"""Where a run is: the one owner of the iteration count, the active stage and alpha, and the epoch's end."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+
+from hrgan.training.schedule import GrowthState, ProgressiveSchedule
+
+# A new stage ends the epoch, and only reloading the data every epoch gives the next one the stage's size.
+REQUIRED_TRAINER_SETTINGS = {"reload_dataloaders_every_n_epochs": 1}
+
+
+class Progress:
+    """Iterations done, what is active (a ``GrowthState``) and whether the epoch must end, for one run.
+
+    The module holds it and saves it in checkpoints (``checkpoint["progress"]``), so a resumed
+    run continues at the same stage, learning rate and alpha; the ``ProgressiveGrowth``
+    callback drives it (``start`` at the beginning of fit, ``begin_epoch``, ``begin_iteration``
+    before each batch) and the module's training step calls ``finish_iteration``.
+    """
+
+    def __init__(self, schedule: ProgressiveSchedule) -> None:
+        self.schedule = schedule
+        self.iteration = 0  # iterations done
+        self.epoch_batches: dict[int, int] | None = None  # batches per epoch of the stages given in epochs
+        self.end_epoch = False  # this batch is not trained on: the epoch ends (new stage, or the run is done)
+        self._growth: GrowthState | None = None
+
+    @property
+    def growth(self) -> GrowthState:
+        """What is active in the current (or last) iteration; the first iteration's state before any."""
+        return self._growth or self.schedule.state(0)
+
+    @property
+    def done(self) -> bool:
+        return self.iteration >= self.schedule.total_steps
+
+    def start(self, trainer: pl.Trainer) -> GrowthState:
+        """Check the Trainer, give stages set in epochs their length (once; a resumed run keeps the saved
+        one) and take the state to start (or resume) at."""
+        wrong = {name: getattr(trainer, name) for name, value in REQUIRED_TRAINER_SETTINGS.items()
+                 if getattr(trainer, name) != value}
+        if wrong:
+            raise ValueError(f"progressive growth needs the Trainer settings {REQUIRED_TRAINER_SETTINGS} "
+                             f"(the hrgan CLI sets them); this Trainer has {wrong}")
+        if self.epoch_batches is None:
+            self.epoch_batches = {}
+            for i, stage in enumerate(self.schedule.stages):
+                if stage.steps is None:
+                    datamodule = trainer.datamodule
+                    if datamodule is None or not hasattr(datamodule, "train_batches_per_epoch"):
+                        raise ValueError(f"stage {i} is given in epochs, which needs a ShardDataModule with known shard sizes")
+                    self.epoch_batches[i] = datamodule.train_batches_per_epoch(stage.batch_size)
+        return self._take_position()
+
+    def _take_position(self) -> GrowthState:
+        """Give the stages set in epochs their length, and take the state at the iteration reached."""
+        for index, batches in (self.epoch_batches or {}).items():
+            self.schedule.set_epoch_length(int(index), batches)
+        self._growth = self.schedule.state(min(self.iteration, self.schedule.total_steps - 1))
+        return self._growth
+
+    def begin_epoch(self) -> None:
+        self.end_epoch = False
+
+    def begin_iteration(self) -> bool:
+        """Take the next iteration's state before its batch; False when the epoch must end instead
+        (``end_epoch``): the run is done, or a new stage starts, whose data the next epoch loads."""
+        if self.done:
+            self.end_epoch = True
+            return False
+        growth = self.schedule.state(self.iteration)
+        self.end_epoch = growth.stage != self.growth.stage
+        self._growth = growth
+        return not self.end_epoch
+
+    def finish_iteration(self) -> None:
+        self.iteration += 1
+
+    def state_dict(self) -> dict:
+        return {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a checkpoint's progress; validate, test and export of it run at its stage."""
+        self.iteration = state["iteration"]
+        self.epoch_batches = state.get("epoch_batches")
+        self._take_position()
