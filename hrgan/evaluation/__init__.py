@@ -1,1 +1,1 @@
-"""Evaluation metrics (FID, PSNR/SSIM, segmentation consistency) and their reports."""
+"""Evaluation metrics (FID, PSNR/SSIM, segmentation consistency), their reports, and the fidelity report."""
