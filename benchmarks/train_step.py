@@ -41,6 +41,7 @@ from hrgan.conditioning import build_generator_input  # noqa: E402
 from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing  # noqa: E402
 from hrgan.training.module import Pix2PixHDModule  # noqa: E402
+from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS  # noqa: E402
 from hrgan.training.schedule import ProgressiveSchedule, Stage  # noqa: E402
 
 LABEL_NC = 35
@@ -98,6 +99,7 @@ def time_ours(args, device: str) -> list[float]:
         accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_steps=2 * steps, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
         precision="bf16-mixed" if args.precision == "bf16" else "32-true", callbacks=[timer], num_sanity_val_steps=0,
+        **REQUIRED_TRAINER_SETTINGS,
     )
     trainer.fit(module, torch.utils.data.DataLoader([batch] * (steps + 1), batch_size=None))
     return timer.times[args.warmup :]

@@ -2,8 +2,8 @@
 
 Exit codes: 0 done; 2 the command line cannot run as given (argparse's own
 errors, an option missing or contradicting the model, an output that exists
-without --overwrite); 1 a file, model or data set is wrong (missing,
-unreadable, unfit for the command) or some inputs failed.
+where the command has --overwrite); 1 a file, model or data set is wrong
+(missing, unreadable, unfit for the command) or some inputs failed.
 
 Nothing here imports torch, so ``--help`` and argument errors answer at once.
 """
@@ -62,6 +62,12 @@ def argument_type(parse):
     return wrapped
 
 
+def lightning_device(device: str) -> tuple[str, list[int] | int]:
+    """A resolved ``--device`` as Lightning's (accelerator, devices): ``cuda:1`` -> ("cuda", [1]), ``cpu`` -> ("cpu", 1)."""
+    kind, _, index = device.partition(":")
+    return kind, [int(index)] if index else 1
+
+
 def resolve_device(name: str) -> str:
     """``auto`` -> ``cuda`` when CUDA is present, else ``cpu``; a CUDA device without CUDA is a ``ValueError``."""
     import torch
@@ -118,6 +124,23 @@ def at_least(minimum: int):
 
 positive_int = at_least(1)
 non_negative_int = at_least(0)
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
 
 
 def fraction(text: str) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import USAGE_ERROR, add_device, command_parser, fail, parse_arguments, positive_int
+from hrgan.commands.common import USAGE_ERROR, add_device, command_parser, fail, fraction, parse_arguments, positive_int
 
 PROG = "hrgan encode-features"
 
@@ -26,7 +26,7 @@ def build_parser():
     parser.add_argument("--data", required=True, help="training shards (brace pattern, glob or pipe:) with photos and instance maps")
     parser.add_argument("--out", type=Path, help="export to write (default: --checkpoint when it is an export)")
     parser.add_argument("--clusters", type=positive_int, default=10, help="k-means clusters per class (default: %(default)s)")
-    parser.add_argument("--min-fraction", type=float, default=1 / 64, help="smallest instance kept, as a fraction of the image (default: 1/64)")
+    parser.add_argument("--min-fraction", type=fraction, default=1 / 64, help="smallest instance kept, as a fraction of the image (default: 1/64)")
     parser.add_argument("--max-samples", type=positive_int, help="stop after this many samples")
     add_device(parser)
     parser.add_argument("--seed", type=int, default=0, help="k-means seed (default: %(default)s)")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from hrgan import __version__
 from hrgan.commands.common import (USAGE_ERROR, add_device, any_size, argument_type, command_parser, fail,
-                                   non_negative_int, parse_arguments, positive_int)
+                                   lightning_device, non_negative_int, parse_arguments, positive_int)
 from hrgan.data.layouts import LAYOUTS
 from hrgan.evaluation.options import METRICS, EvaluateOptions, parse_metrics
 from hrgan.inference.options import PRECISION_NAMES
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     from hrgan.evaluation.report import summary_line, write_report
     from hrgan.evaluation.run import evaluate
 
-    fabric = Fabric(accelerator="cuda" if args.device.startswith("cuda") else args.device, devices=args.devices,
+    accelerator, one_device = lightning_device(args.device)
+    fabric = Fabric(accelerator=accelerator, devices=args.devices if args.devices > 1 else one_device,
                     strategy="ddp" if args.devices > 1 else "auto")
     fabric.launch()
     try:

@@ -5,7 +5,9 @@ then the instance-edge channel, then instance features: C = label_nc + edges +
 feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
 multiples of the size multiple printed here and stored with the file (TorchScript:
 the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
-batch, height and width. 'hrgan infer' does the padding and conditioning for you.
+batch, height and width. Both hold CPU weights, whatever --device traced them
+(torch.jit.load(FILE, map_location="cuda") moves a TorchScript file). 'hrgan
+infer' does the padding and conditioning for you.
 
 examples:
   hrgan export --checkpoint runs/demo/export.pt --format torchscript --out generator.pt

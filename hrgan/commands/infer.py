@@ -71,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.style is not None and not synth.feat_num:
         warn(PROG, "this model has no instance-feature encoder; --style is ignored")
     try:
-        summary = run_inference(synth, args.labels, options)
+        summary = run_inference(synth, args.labels, options, on_warning=lambda line: warn(PROG, line))
     except FileNotFoundError as error:
         return fail(PROG, str(error))
-    for line in summary.warnings:
-        warn(PROG, line)
     print(summary.report(args.out))
     return 1 if summary.failed else 0
 

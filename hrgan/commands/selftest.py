@@ -18,7 +18,7 @@ import functools
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import add_device, command_parser, fail, parse_arguments, parse_size, positive_int
+from hrgan.commands.common import add_device, command_parser, fail, lightning_device, parse_arguments, parse_size, positive_int
 
 PROG = "hrgan selftest"
 
@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
     from hrgan.training.selftest import run
 
-    report = run(out=args.out, width=args.size[0], height=args.size[1], steps=args.steps, device=args.device,
-                 precision=args.precision, seed=args.seed)
+    accelerator, devices = lightning_device(args.device)
+    report = run(out=args.out, width=args.size[0], height=args.size[1], steps=args.steps, accelerator=accelerator,
+                 devices=devices, precision=args.precision, seed=args.seed)
     first, last = report["losses"][0], report["losses"][-1]
     print(f"device {report['device']}, {report['steps']} iterations at up to {report['size']}, "
           f"{report['seconds_per_step']:.3f} s/iteration, precision {report['precision']}")

@@ -21,7 +21,8 @@ import os
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import command_parser, fail, fraction, parse_size, positive_int
+from hrgan.commands.common import (command_parser, fail, fraction, non_negative_float, parse_size, positive_float,
+                                   positive_int)
 from hrgan.data.layouts import LAYOUTS
 
 PROG = "hrgan shards"
@@ -37,7 +38,7 @@ def build_parser():
     parser.add_argument("--label-nc", type=positive_int, help="number of label classes (default: classes.json's label_nc under --root)")
     parser.add_argument("--ignore-index", type=int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
     parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
-    parser.add_argument("--palette-tolerance", type=float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
+    parser.add_argument("--palette-tolerance", type=non_negative_float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
     parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")
     parser.add_argument("--instances", help="folders layout: instance folder or glob")
     parser.add_argument("--images", help="folders layout: photo folder or glob")
@@ -48,7 +49,7 @@ def build_parser():
                              "their own format unless --reencode): training at 1024x512 from 2048x1024 frames then "
                              "decodes a quarter of the pixels per sample")
     parser.add_argument("--max-shard-samples", type=positive_int, default=1000, help="samples per shard at most (default: %(default)s)")
-    parser.add_argument("--max-shard-mb", type=float, default=512, help="shard size in MiB at most (default: %(default)s)")
+    parser.add_argument("--max-shard-mb", type=positive_float, default=512, help="shard size in MiB at most (default: %(default)s)")
     parser.add_argument("--max-bad-fraction", type=fraction, default=0.05,
                         help="exit 1 when more than this fraction of samples is bad (default: %(default)s)")
     parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1), help="processes (default: %(default)s)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,8 +130,7 @@ class ShardDataModule(pl.LightningDataModule):
                 continue
             rank_zero_info(f"making {count} synthetic {split} scenes at {width}x{height} in {spec.root}")
             write_dataset(Path(spec.root), num=count, width=width, height=height, seed=seed, split=split)
-            result = write_split("pix2pixhd", Path(spec.root), split, spec.shard_dir, overwrite=True,
-                                 workers=min(8, os.cpu_count() or 1))
+            result = write_split("pix2pixhd", Path(spec.root), split, spec.shard_dir, overwrite=True)
             if result.bad:
                 raise RuntimeError(f"sharding the synthetic {split} scenes failed: {result.bad[0].reason}")
 

@@ -1,13 +1,13 @@
 """Validate paired files and write them as WebDataset shards with a manifest (behind ``hrgan shards``).
 
 Each sample becomes ``label.png`` (8 or 16 bit), ``inst.png`` (16 bit, when
-present), ``img.<ext>`` (the original bytes unless --reencode) and ``json``
+present), ``img.<ext>`` (the original bytes unless re-encoded or resized) and ``json``
 (size and source paths) in ``{out}/{split}-NNNNNN.tar``. ``{out}/manifest.json``
 records, per split, the shards and their sample counts, label_nc, the ignore
 value, per-class pixel frequencies, image sizes, instance presence and every
 skipped file with its reason. Bad samples (unreadable, truncated, sizes that
-differ, label values out of range) are skipped; the command fails only when
-more than ``max_bad_fraction`` of them are bad.
+differ, label values out of range) are skipped and listed; a split counts as
+failed only when more than ``max_bad_fraction`` of them are bad.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tqdm import tqdm
 from hrgan import __version__
 from hrgan.conditioning import invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
-from hrgan.data.layouts import LAYOUTS, SampleFiles, Unpaired, find_samples
+from hrgan.data.layouts import SampleFiles, Unpaired, find_samples
 from hrgan.data.palette import Palette
 from hrgan.io import write_bytes_atomic
 
@@ -302,7 +302,7 @@ def write_split(
     size: tuple[int, int] | None = None,
     max_shard_samples: int = 1000,
     max_shard_mb: float = 512,
-    workers: int = 1,
+    workers: int | None = None,
     overwrite: bool = False,
     max_bad_fraction: float = 0.05,
     progress: bool = True,
@@ -310,12 +310,13 @@ def write_split(
     """Find the samples of one split of a dataset layout, write them as ``{out}/{split}-NNNNNN.tar`` and record
     the split in ``{out}/manifest.json``.
 
-    ``label_nc`` defaults to ``{root}/classes.json``'s. Raises ``FileExistsError`` when ``out`` already holds
+    ``label_nc`` defaults to ``{root}/classes.json``'s, ``workers`` (processes) to the cores, at most 8. Raises ``FileExistsError`` when ``out`` already holds
     shards of the split (unless ``overwrite``), ``FileNotFoundError`` / ``ValueError`` for a layout that finds
     nothing or a bad palette; bad samples are skipped and listed in the result (``too_many_bad`` when more
     than ``max_bad_fraction`` of them were), not raised.
     """
     root, out = Path(root), Path(out)
+    workers = min(8, os.cpu_count() or 1) if workers is None else workers
     label_nc = label_nc_from_root(root) if label_nc is None else label_nc
     existing = sorted(out.glob(f"{split}-*.tar"))
     if existing and not overwrite:

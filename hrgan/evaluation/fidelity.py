@@ -41,7 +41,7 @@ def fidelity_report(
         for name, image in (("model", fake), ("baseline", baseline)):
             scores[f"{name}_predictable"].append(psnr(image, real, predictable))
             scores[f"{name}_full"].append(psnr(image, real))
-    return {k: float(torch.cat(v).mean()) for k, v in scores.items()}
+    return {k: float(torch.cat(v).nanmean()) for k, v in scores.items()}  # an image with no predictable pixel: NaN
 
 
 def report_line(scores: dict[str, float]) -> str:

@@ -13,9 +13,9 @@ def psnr(fake: torch.Tensor, real: torch.Tensor, mask: torch.Tensor | None = Non
         mask: [B, H, W] pixels to score (bool or 0/1); None scores every pixel.
 
     Returns:
-        [B] dB; inf for an image equal to its photo on the scored pixels (or none scored).
+        [B] dB; inf for an image equal to its photo on the scored pixels, NaN where no pixel is scored.
     """
     error = (fake.float() - real.float()).pow(2).mean(1)  # [B, H, W], mean over channels
     weight = torch.ones_like(error) if mask is None else mask.float()
-    mse = (error / 4 * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1)  # [0, 1] scale
+    mse = (error / 4 * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)  # [0, 1] scale; 0 / 0 = NaN
     return 10 * torch.log10(1.0 / mse)

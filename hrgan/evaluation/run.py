@@ -6,6 +6,7 @@ each sample once, and the numbers are combined before they are returned.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from torch.utils.data import DataLoader
@@ -35,6 +36,8 @@ def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> st
     if fabric.global_rank == 0 and not list(target.glob(f"{options.split}-*.tar")):
         result = write_split(options.layout, folder, options.split, target, label_nc=synthesizer.label_nc,
                              ignore_index=synthesizer.ignore_index, overwrite=True)
+        for item in [*result.unpaired, *result.bad]:
+            print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
         if result.too_many_bad:
             reasons = "; ".join(b.reason for b in result.bad[:3])
             raise RuntimeError(f"sharding {folder} (split {options.split}): {len(result.bad)} bad samples ({reasons})")

@@ -48,7 +48,7 @@ def build_export(
     elif isinstance(generator, Pix2PixHDGenerator):
         net, width, n_local = "local", generator.init_args["ngf"], generator.init_args["n_local_enhancers"]
     else:
-        raise OptionMismatch(f"{generator_path}: holds an encoder, not a generator (give it as --encoder)")
+        raise ValueError(f"{generator_path}: holds an encoder, not a generator (give it as --encoder)")
     if netG and netG != net:
         raise OptionMismatch(f"{generator_path}: --netG {netG}, but the weights are a {net} generator")
     if ngf and ngf != width:

@@ -9,6 +9,7 @@ input never stops the others: the summary lists every failure with its reason.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,6 @@ class Summary:
     written: int = 0
     skipped: int = 0
     failed: list[Failed] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
     def report(self, out: Path) -> str:
         hint = " (outputs exist; --overwrite replaces them)" if self.skipped else ""
@@ -110,27 +110,29 @@ class Runner:
 
 
 def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: InferOptions) -> tuple[str | None, str | None]:
-    """(a problem with the command line for this model, a problem with the model itself); None where there is none."""
+    """(a problem with the command line for this model, a problem with the model or a file); None where there is none."""
     if synth.use_instance_edges and options.instance_edges and not options.instances and not is_shard_input(labels):
         return ("this model was trained with instance maps: pass --instances PATH, or --instance-edges false to run "
                 "with an all-zero edge channel"), None
     style = options.style or Style("random")
     if synth.feat_num:
         if style.mode == "image" and not style.image.is_file():
-            return f"--style from-image: {style.image} does not exist", None
+            return None, f"--style from-image: {style.image} does not exist"
         if style.mode != "image" and synth.styles is None:
             return None, (f"this model takes instance features ({synth.feat_num} channels) but its export has no styles: "
                           f"run 'hrgan encode-features --checkpoint {checkpoint} --data TRAIN_SHARDS --out EXPORT' first, "
                           "or pass --style from-image:PHOTO")
     if options.palette is not None and not options.palette.is_file():
-        return f"--palette: {options.palette} does not exist", None
+        return None, f"--palette: {options.palette} does not exist"
     return None, None
 
 
-def run_inference(synth: Synthesizer, labels: str, options: InferOptions) -> Summary:
+def run_inference(synth: Synthesizer, labels: str, options: InferOptions,
+                  on_warning: Callable[[str], None] | None = None) -> Summary:
     """Turn every label map of ``labels`` (files, folders, globs or shard URLs) into a photo under ``options.out``.
 
-    Raises ``FileNotFoundError`` when ``labels`` finds nothing; per-input problems go into the summary.
+    Raises ``FileNotFoundError`` when ``labels`` finds nothing; per-input problems go into the summary, and
+    warnings about the inputs (e.g. labels without an instance map) to ``on_warning`` before any work starts.
     """
     uses_instances = (synth.use_instance_edges or bool(synth.feat_num)) and options.instance_edges
     reading = ReadOptions(
@@ -143,7 +145,9 @@ def run_inference(synth: Synthesizer, labels: str, options: InferOptions) -> Sum
         dataset, total = ShardInputs(labels, reading), None
         workers = min(options.workers, len(dataset.urls))
     else:
-        samples, summary.failed, summary.warnings = find_input_files(labels, options.instances if uses_instances else None)
+        samples, summary.failed, warnings = find_input_files(labels, options.instances if uses_instances else None)
+        for warning in warnings if on_warning else ():
+            on_warning(warning)
         todo = [s for s in samples if options.overwrite or not runner.outputs(s.key)[0].exists()]
         summary.skipped = len(samples) - len(todo)
         dataset, total, workers = FileInputs(todo, reading), len(todo), min(options.workers, len(todo))

@@ -19,7 +19,7 @@ from torch import nn
 
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.io import write_bytes_atomic
-from hrgan.models import Pix2PixHDGenerator
+from hrgan.models import run_generator
 
 
 class FixedGenerator(nn.Module):
@@ -30,9 +30,7 @@ class FixedGenerator(nn.Module):
         self.generator, self.n_active_enhancers = generator, n_active_enhancers
 
     def forward(self, condition: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.generator, Pix2PixHDGenerator):
-            return self.generator(condition, n_active_enhancers=self.n_active_enhancers)
-        return self.generator(condition)
+        return run_generator(self.generator, condition, n_active_enhancers=self.n_active_enhancers)
 
 
 def describe(synth: Synthesizer) -> dict:
@@ -55,7 +53,8 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
     with torch.no_grad():
         if fmt == "torchscript":
             traced = torch.jit.trace(network, example)
-            torch.jit.save(traced, buffer, _extra_files={"hrgan.json": json.dumps(meta)})
+            # saved with CPU weights whatever device traced it: torch.jit.load(..., map_location=) moves it
+            torch.jit.save(traced.cpu(), buffer, _extra_files={"hrgan.json": json.dumps(meta)})
         elif fmt == "onnx":
             import onnx  # needs the onnx package (pip install onnx)
 

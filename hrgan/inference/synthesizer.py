@@ -12,7 +12,7 @@ from hrgan.artifacts import build_network, read_export
 from hrgan.conditioning import build_generator_input
 from hrgan.inference.options import PRECISION_NAMES
 from hrgan.inference.styles import StyleBank
-from hrgan.models import Pix2PixHDGenerator, instance_average_pool
+from hrgan.models import instance_average_pool, run_generator
 
 PRECISIONS = dict(zip(PRECISION_NAMES, (None, torch.bfloat16, torch.float16), strict=True))
 
@@ -116,8 +116,5 @@ class Synthesizer:
         h, w = x.shape[-2:]
         x = pad_to_multiple(x, self.size_multiple)
         with self._autocast():
-            if isinstance(self.generator, Pix2PixHDGenerator):
-                out = self.generator(x, n_active_enhancers=self.n_active_enhancers)
-            else:
-                out = self.generator(x)
+            out = run_generator(self.generator, x, n_active_enhancers=self.n_active_enhancers)
         return out[..., :h, :w].float()

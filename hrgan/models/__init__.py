@@ -2,7 +2,7 @@
 
 from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
 from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
-from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator
+from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator, run_generator
 from hrgan.models.layers import set_activation_checkpointing
 from hrgan.models.official import build_from_pix2pixhd, convert_pix2pixhd_state_dict, detect_pix2pixhd_network
 from hrgan.models.vgg import VGG19Features
@@ -19,5 +19,6 @@ __all__ = [
     "convert_pix2pixhd_state_dict",
     "detect_pix2pixhd_network",
     "instance_average_pool",
+    "run_generator",
     "set_activation_checkpointing",
 ]

@@ -226,3 +226,12 @@ class Pix2PixHDGenerator(RecordsInitArgs):
             previous = F.interpolate(self.head(k - 1)(coarser), size=out.shape[-2:], mode="bilinear", align_corners=False)
             out = torch.lerp(previous, out, fade_alpha)
         return out
+
+
+def run_generator(generator: nn.Module, x: torch.Tensor, *, n_active_enhancers: int | None = None,
+                  fade_alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Call any of our generators on its input: the one place that knows which forward takes which arguments
+    (a generator family whose forward takes only the input needs no entry here)."""
+    if isinstance(generator, Pix2PixHDGenerator):
+        return generator(x, n_active_enhancers=n_active_enhancers, fade_alpha=fade_alpha)
+    return generator(x)

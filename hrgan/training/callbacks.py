@@ -143,7 +143,9 @@ class SampleGrids(Callback):
             return None
         split = "val" if datamodule.val_urls is not None else "train"
         batch = next(datamodule.fixed_batches(self.num_samples, device=pl_module.device, split=split,
-                                              batch_size=self.num_samples))
+                                              batch_size=self.num_samples), None)
+        if batch is None:  # no samples: a StopIteration here would end Lightning's epoch
+            return None
         growth = pl_module.current_growth()
         cond = pl_module.condition(batch)
         generator = pl_module.generator_ema or pl_module.generator

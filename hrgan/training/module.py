@@ -17,7 +17,8 @@ from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
 from hrgan.evaluation.psnr import psnr
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
-from hrgan.models import InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing
+from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, run_generator,
+                          set_activation_checkpointing)
 from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.ema import ema_decay_at, update_ema
 from hrgan.training.progress import Progress
@@ -173,9 +174,7 @@ class Pix2PixHDModule(pl.LightningModule):
     def generate(self, generator: nn.Module, cond: torch.Tensor, features: torch.Tensor | None, growth: GrowthState) -> torch.Tensor:
         x = cond if features is None else torch.cat([cond, features], 1)
         with eager_mode(self.hparams.compile and not torch.is_grad_enabled()):
-            if isinstance(generator, Pix2PixHDGenerator):
-                return generator(x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha)
-            return generator(x)
+            return run_generator(generator, x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha)
 
     def instance_features(self, batch: dict) -> torch.Tensor | None:
         if self.encoder is None:

@@ -2,9 +2,9 @@
 
 Makes 8 synthetic scenes, shards them, and trains a small pix2pixHD (global
 generator, then one local enhancer) through the same DataModule, module,
-callbacks and checkpoint IO as ``hrgan fit``, for --steps iterations. Writes
+callbacks and checkpoint IO as ``hrgan fit``, for ``steps`` iterations. Writes
 ``selftest.json`` (losses per iteration, seconds per iteration, parameter
-counts, device) and ``samples/latest.png`` (labels | edges | generated | real) to --out.
+counts, device) and ``samples/latest.png`` (labels | edges | generated | real) to ``out``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import Callback
 
 from hrgan.conditioning import input_channels
@@ -41,7 +40,8 @@ class _LossLog(Callback):
         self.rows.append({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("loss/")})
 
 
-def run(*, out: Path, width: int, height: int, steps: int, device: str, precision: str, seed: int) -> dict:
+def run(*, out: Path, width: int, height: int, steps: int, accelerator: str, devices: list[int] | int = 1,
+        precision: str = "32", seed: int = 0) -> dict:
     """Run the self-test and return the report written to ``selftest.json``."""
     pl.seed_everything(seed, verbose=False)
     write_dataset(out / "data", num=8, width=width, height=height, seed=seed, progress=False)
@@ -62,7 +62,7 @@ def run(*, out: Path, width: int, height: int, steps: int, device: str, precisio
     data = ShardDataModule(train_urls=str(out / "data" / "shards" / "train-*.tar"), num_workers=0)
     losses = _LossLog()
     trainer = pl.Trainer(
-        accelerator=device, devices=1, precision=precision, max_epochs=-1, **REQUIRED_TRAINER_SETTINGS,
+        accelerator=accelerator, devices=devices, precision=precision, max_epochs=-1, **REQUIRED_TRAINER_SETTINGS,
         logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_iterations=steps, num_samples=2)],
     )

@@ -33,3 +33,11 @@ def test_an_exact_match_is_infinite():
     assert psnr(real, real).tolist() == [float("inf")] * 3
     assert psnr(-real, real).max() < 10
     assert psnr(-torch.ones(1, 3, 2, 2), torch.ones(1, 3, 2, 2)).item() == pytest.approx(0.0)
+
+
+def test_an_image_with_no_scored_pixel_is_nan_not_inf():
+    real = torch.zeros(2, 3, 4, 4)
+    mask = torch.zeros(2, 4, 4, dtype=torch.bool)
+    mask[0, :2] = True
+    scores = psnr(real + 0.5, real, mask)
+    assert torch.isfinite(scores[0]) and torch.isnan(scores[1])
