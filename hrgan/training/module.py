@@ -76,6 +76,8 @@ class Pix2PixHDModule(pl.LightningModule):
         beta2: Adam beta2.
         ema_decay: EMA of the generator weights for validation and export (0: off); its warm-up
             restarts at every stage.
+        ema_power: shape of that warm-up (``hrgan.training.ema.ema_decay_at``): until the decay reaches
+            ``ema_decay`` the EMA averages about the last 1 / (ema_power + 1) of the stage's updates.
         channels_last: keep networks and activations in channels_last memory format.
         fused_adam: use fused Adam kernels on CUDA.
         compile: ``torch.compile`` the generator's, discriminators' and VGG's fixed-shape parts (see
@@ -112,6 +114,7 @@ class Pix2PixHDModule(pl.LightningModule):
         beta1: float = 0.5,
         beta2: float = 0.999,
         ema_decay: float = 0.999,
+        ema_power: float = 1.0,
         channels_last: bool = False,
         fused_adam: bool = True,
         compile: bool = False,
@@ -132,6 +135,8 @@ class Pix2PixHDModule(pl.LightningModule):
         self.discriminator = discriminator
         self.encoder = InstanceFeatureEncoder(feat_num=feat_num, nef=nef) if feat_num > 0 else None
         self._check_channels()
+        if ema_power < 0:
+            raise ValueError(f"ema_power must be >= 0, got {ema_power}")
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
         self.schedule = schedule or ProgressiveSchedule()
         self.gan = GANLoss(gan_mode)
@@ -236,7 +241,7 @@ class Pix2PixHDModule(pl.LightningModule):
         if self.generator_ema is not None:
             # the warm-up restarts with each stage: an average over another resolution and another set of
             # active enhancers (untrained ones at their initial weights) is no model of this stage
-            update_ema(self.generator_ema, self.generator, ema_decay_at(growth.step_in_stage, self.hparams.ema_decay))
+            update_ema(self.generator_ema, self.generator, ema_decay_at(growth.step_in_stage, self.hparams.ema_decay, self.hparams.ema_power))
         size = real.shape[0]
         self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
         self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
