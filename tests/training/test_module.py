@@ -187,7 +187,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tiny_shard
 
 
 def test_ema_generator_is_updated_and_used_for_validation(tiny_shards, tmp_path):
-    module = tiny_module(two_stages(3, 1))
+    module = tiny_module(two_stages(3, 3))  # the EMA of a stage's first update is that update: give it three
     initial = snapshot(module.generator_ema)
     data = tiny_data(tiny_shards, val_urls=str(tiny_shards / "val-*.tar"))
     trainer = tiny_trainer(tmp_path, limit_val_batches=None, val_check_interval=2, check_val_every_n_epoch=None)
