@@ -107,5 +107,17 @@ class GPUAugment(nn.Module):
         if inst is not None:
             out["inst"] = torch.cat(insts)[:, 0].round().to(inst.dtype)
         if random and self.jitter is not None:
-            out["image"] = self.jitter((out["image"] + 1) / 2) * 2 - 1
+            out["image"] = self._jitter(out["image"])
         return out
+
+    def _jitter(self, image: torch.Tensor) -> torch.Tensor:
+        # kornia draws its factors from the global RNG, which checkpoints restore only at the step
+        # boundary they were saved at; seeding it from this module's generator (and putting it back
+        # after) makes the jitter part of the state a resumed run restores.
+        seed = int(torch.randint(0, 2**62, (), generator=self.generator))
+        devices = [image.device] if image.device.type != "cpu" else []
+        with torch.random.fork_rng(devices=devices, device_type=image.device.type if devices else "cuda"):
+            torch.random.default_generator.manual_seed(seed)
+            for device in devices:
+                torch.get_device_module(device.type).manual_seed(seed)
+            return self.jitter((image + 1) / 2) * 2 - 1

@@ -115,6 +115,8 @@ class ShardDataModule(pl.LightningDataModule):
         self._augment_state: torch.Tensor | None = None
         self._delivered = 0  # training batches handed to the model in the current epoch
         self._resume: dict | None = None  # data position restored from a checkpoint
+        self._epoch = 0  # the data epoch (shard shuffle) the training loader reads
+        self._epoch_offset = 0  # Lightning's epoch minus the data epoch (non-zero after some resumes)
 
     # ------------------------------------------------------------- preparation
     def prepare_data(self) -> None:
@@ -251,12 +253,18 @@ class ShardDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_urls is None:
             raise ValueError("no training data: set data.train_urls (or data.synthetic)")
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        start = 0
-        if self._resume is not None and self._resume["epoch"] == epoch:
-            start = self._resume["batches"]  # resuming mid-epoch: skip what the interrupted run consumed
-        self._resume = None
-        self._delivered = start
+        current = self.trainer.current_epoch if self.trainer is not None else 0
+        epoch, start = current - self._epoch_offset, 0
+        if self._resume is not None:
+            # Continue the data epoch the checkpoint was reading, where it stopped, whatever epoch
+            # Lightning counts: a run stopped by max_steps (or a signal) is saved with its epoch
+            # marked complete although its data epoch was not.
+            epoch, start = self._resume["epoch"], self._resume["batches"]
+            if start >= self.train_batches_per_epoch(self.batch_size):
+                epoch, start = epoch + 1, 0  # that epoch's data was all read
+            self._epoch_offset = current - epoch
+            self._resume = None
+        self._epoch, self._delivered = epoch, start
         return self._loader(self._stream(self.train_urls, train=True, batch_size=self.batch_size, epoch=epoch, start_batch=start))
 
     def val_dataloader(self) -> DataLoader | list:
@@ -273,10 +281,9 @@ class ShardDataModule(pl.LightningDataModule):
 
     # ------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
         return {
             "augment_rng": self.augment.generator.get_state() if self.augment else None,
-            "position": {"epoch": epoch, "batches": self._delivered},
+            "position": {"epoch": self._epoch, "batches": self._delivered},  # the data epoch being read
         }
 
     def load_state_dict(self, state_dict: dict) -> None:

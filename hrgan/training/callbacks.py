@@ -19,6 +19,7 @@ from hrgan.conditioning import instance_edges
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
 from hrgan.evaluation.options import parse_metrics
 from hrgan.evaluation.report import summary_line
+from hrgan.io import remove_stale_temporaries
 from hrgan.training.schedule import GrowthState
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 
@@ -373,6 +374,20 @@ class Checkpoints(ModelCheckpoint):
             save_last=True,
             save_top_k=keep,
         )
+
+    def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if stage == "fit" and trainer.is_global_zero and self.dirpath is not None:
+            for path in remove_stale_temporaries(self.dirpath):
+                rank_zero_info(f"removed {path}, left by a write that was killed")
+
+    def _find_last_checkpoints(self, trainer: pl.Trainer) -> set[str]:
+        # --ckpt_path last takes the newest of these: a periodic checkpoint written just before a
+        # crash, with the crash before last.ckpt's update, is newer than last.ckpt
+        found = super()._find_last_checkpoints(trainer)
+        if self.dirpath is not None and Path(self.dirpath).is_dir():
+            found |= {str(path) for path in Path(self.dirpath).glob(f"iter_*{self.FILE_EXTENSION}")}
+        return found
 
     def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
         # what the file name is formatted with: Lightning's values and the iteration

@@ -8,6 +8,7 @@ The resolved configuration is saved as config.yaml in the run directory.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pytorch_lightning.cli import LightningCLI
@@ -15,6 +16,7 @@ from pytorch_lightning.cli import LightningCLI
 from hrgan.conditioning import input_channels
 from hrgan.data.datamodule import ShardDataModule
 from hrgan.envinfo import wandb_is_set_up
+from hrgan.io import OutputError, writable_folder
 from hrgan.training.callbacks import run_dir
 from hrgan.training.module import Pix2PixHDModule
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
@@ -45,6 +47,7 @@ class HrganCLI(LightningCLI):
         if not wandb_is_set_up():
             os.environ["WANDB_MODE"] = "offline"  # no network attempt, no login prompt
         config = self.config[self.subcommand] if self.subcommand else self.config
+        writable_folder(config.trainer.default_root_dir or ".")  # before anything is built or written
         place_run_outputs(config.trainer)
 
     def _finish_loggers(self) -> None:
@@ -97,7 +100,17 @@ def place_run_outputs(trainer_config) -> None:
 
 
 def run_lightning_cli(argv: list[str], *, description: str) -> int:
-    """Run LightningCLI on ``argv`` (``fit ...`` or ``validate ...``, without the leading 'hrgan')."""
+    """Run LightningCLI on ``argv`` (``fit ...`` or ``validate ...``, without the leading 'hrgan');
+    1 with one line when an output cannot be written."""
+    try:
+        run_cli(argv, description=description)
+    except OutputError as error:
+        print(f"hrgan {argv[0]}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_cli(argv: list[str], *, description: str) -> None:
     HrganCLI(
         Pix2PixHDModule,
         ShardDataModule,
@@ -111,4 +124,3 @@ def run_lightning_cli(argv: list[str], *, description: str) -> int:
         parser_kwargs={"description": description},
         auto_configure_optimizers=False,
     )
-    return 0

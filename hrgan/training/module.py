@@ -355,7 +355,7 @@ class Pix2PixHDModule(pl.LightningModule):
 
     def configure_callbacks(self):
         from hrgan.training.callbacks import ProgressiveGrowth
-        from hrgan.training.preemption import SlurmRequeue
+        from hrgan.training.preemption import SaveOnSigterm, SlurmRequeue
 
-        return [ProgressiveGrowth(), SlurmRequeue()]
+        return [ProgressiveGrowth(), SlurmRequeue(), SaveOnSigterm()]
 

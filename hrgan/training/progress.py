@@ -54,10 +54,15 @@ class Progress:
         return self._take_position()
 
     def _take_position(self) -> GrowthState:
-        """Give the stages set in epochs their length, and take the state at the iteration reached."""
+        """Give the stages set in epochs their length, and take the state of the last iteration done.
+
+        That is the state an uninterrupted run holds between two iterations: a checkpoint taken at the
+        end of a stage resumes in that stage, so its first batch ends the epoch as it would have
+        (``begin_iteration``), and validation or export of it runs at the stage that was trained.
+        """
         for index, batches in (self.epoch_batches or {}).items():
             self.schedule.set_epoch_length(int(index), batches)
-        self._growth = self.schedule.state(min(self.iteration, self.schedule.total_steps - 1))
+        self._growth = self.schedule.state(max(0, min(self.iteration, self.schedule.total_steps) - 1))
         return self._growth
 
     def begin_epoch(self) -> None:

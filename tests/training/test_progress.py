@@ -41,7 +41,8 @@ def test_epochs_are_converted_once_and_the_conversion_is_saved():
     progress.iteration = 5
     resumed = Progress(schedule())
     resumed.load_state_dict(progress.state_dict())  # no data module needed: the saved conversion is used
-    assert resumed.schedule.total_steps == 8 and resumed.growth.stage == 1 and resumed.growth.step_in_stage == 3
+    # the state of the last iteration done (index 4), as in the run that saved it
+    assert resumed.schedule.total_steps == 8 and resumed.growth.stage == 1 and resumed.growth.step_in_stage == 2
     resumed.start(trainer(data))
     assert asked == [1]
     with pytest.raises(ValueError, match="stage 1 is given in epochs, which needs a ShardDataModule"):
@@ -59,4 +60,6 @@ def test_a_checkpoint_puts_the_module_at_its_stage(key):
     state = {"iteration": 3, "epoch_batches": {}}
     # "ProgressiveGrowth": checkpoints from before the Progress object kept the state in the callback's entry
     module.on_load_checkpoint({"progress": state} if key == "progress" else {"callbacks": {key: state}})
-    assert module.iteration == 3 and module.current_growth().stage == 1 and module.current_growth().step_in_stage == 1
+    assert module.iteration == 3 and module.current_growth().stage == 1 and module.current_growth().step_in_stage == 0
+    module.on_load_checkpoint({"progress": {"iteration": 2, "epoch_batches": {}}})  # stage 1 done, stage 2 not begun
+    assert module.current_growth().stage == 0 and module.current_growth().n_enhancers == 0
