@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from lightning_fabric import Fabric
 
+    from hrgan.data.stream import TooManyBadSamples
     from hrgan.evaluation.report import summary_line, write_report
     from hrgan.evaluation.run import evaluate
 
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     fabric.launch()
     try:
         result = evaluate(options, fabric)
+    except TooManyBadSamples as error:  # raised in a DataLoader worker: its re-raise carries the traceback
+        return fail(PROG, error.line())
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         return fail(PROG, str(error))
     if fabric.global_rank != 0:
