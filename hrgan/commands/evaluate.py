@@ -15,6 +15,13 @@ Writes OUT (JSON: the means, per-class IoU, per-sample scores), OUT_classes.md
 generated | real). With --devices N each process takes its share of the data
 (each sample once) and the numbers are combined before they are written.
 
+A corrupt sample (unreadable, truncated, oversized, labels outside the model's
+classes, an unsafe key) is skipped and named; the report covers the others and
+the exit code is 1 when any sample was skipped. More than 5% corrupt stops the
+run. A --data folder is sharded into OUT_shards/, reused only while the
+folder's files and the options are unchanged; a folder of shards must hold
+SPLIT-*.tar (no other split is used in its place).
+
 examples:
   hrgan evaluate --checkpoint runs/x/checkpoints/last.ckpt --data 'shards/val-*.tar' --metrics psnr,ssim --out eval/report.json
   hrgan evaluate --checkpoint export.pt --data /data/cityscapes --layout cityscapes --split val \\
@@ -75,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from lightning_fabric import Fabric
 
+    from hrgan.data.stream import TooManyBadSamples
     from hrgan.evaluation.report import summary_line, write_report
     from hrgan.evaluation.run import evaluate
 
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     fabric.launch()
     try:
         result = evaluate(options, fabric)
+    except TooManyBadSamples as error:  # raised in a DataLoader worker: its re-raise carries the traceback
+        return fail(PROG, error.line())
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         return fail(PROG, str(error))
     if fabric.global_rank != 0:
@@ -92,15 +102,18 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, f"no samples with a photo in {args.data}")
     meta = {
         "checkpoint": str(args.checkpoint), "iteration": result["iteration"], "data": args.data, "metrics": list(args.metrics),
-        "skipped": result["expected"] - result["num_samples"] if result["expected"] is not None else None,
+        "skipped": result["skipped"],
         "inception_weights": args.inception_weights if "fid" in args.metrics else None,
         "segmenter": str(args.segmenter) if args.segmenter else None, "processes": fabric.world_size,
         "precision": args.precision, "hrgan": __version__, "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
     written = write_report(args.out, result, names=result["names"], meta=meta)
-    print(summary_line(result))
+    print(summary_line(result) + f", skipped {result['skipped']}")
     for kind, path in written.items():
         print(f"{kind}: {path}")
+    if result["skipped"]:
+        return fail(PROG, f"skipped {result['skipped']} samples (corrupt, unreadable or lost to a truncated shard; "
+                          "each is named above); the report covers the others")
     return 0
 
 

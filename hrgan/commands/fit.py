@@ -6,6 +6,12 @@ Every output of a run goes under trainer.default_root_dir: config.yaml (the
 resolved configuration), checkpoints/, samples/, wandb/ (offline unless wandb
 is set up) and export.pt.
 
+Corrupt samples (undecodable or oversized images, label values outside
+[0, model.label_nc), a size other than the set's, unsafe keys, truncated tars)
+are skipped and named in the log; when more than data.max_bad_fraction of the
+samples read in the run (every epoch and worker) are corrupt, fit stops with
+one line giving the counts and exit code 1.
+
 examples:
   hrgan fit --config configs/demo.yaml
   hrgan fit --config configs/cityscapes_2048x1024.yaml --data.train_urls '/data/cs/train-{000000..000029}.tar'
@@ -17,11 +23,19 @@ from __future__ import annotations
 
 import sys
 
+from hrgan.commands.common import fail
+
+PROG = "hrgan fit"
+
 
 def main(argv: list[str] | None = None) -> int:
+    from hrgan.data.stream import TooManyBadSamples
     from hrgan.training.lightning_cli import run_lightning_cli  # its options come from the classes' signatures
 
-    return run_lightning_cli(["fit", *(sys.argv[1:] if argv is None else argv)], description=__doc__)
+    try:
+        return run_lightning_cli(["fit", *(sys.argv[1:] if argv is None else argv)], description=__doc__)
+    except TooManyBadSamples as error:
+        return fail(PROG, error.line())
 
 
 if __name__ == "__main__":

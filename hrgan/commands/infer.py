@@ -5,7 +5,11 @@ Inputs are paired by file stem; each output is OUTDIR/STEM.png (with
 are padded (reflection) to the network's multiple and cropped back. Existing
 outputs are kept unless --overwrite; every file is written under a temporary
 name and renamed. One bad input never stops the others: the summary lists
-every failure with its reason, and the exit code is 1 when any failed.
+every failure with its reason, and the exit code is 1 when any failed. Failures
+include a shard member whose key would lead outside OUTDIR (absolute, '..'), a
+tar truncated mid-member (named; the samples before the cut are used) and an
+image over the pixel limit (HRGAN_MAX_PIXELS, default 2**26), refused from its
+header before it is decoded.
 
 examples:
   hrgan infer --checkpoint runs/demo/export.pt --labels data/test_label --instances data/test_inst --out out/

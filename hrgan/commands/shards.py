@@ -6,8 +6,9 @@ source paths) in OUT/SPLIT-NNNNNN.tar. OUT/manifest.json records, per split,
 the shards and their sample counts, label_nc, the ignore value, per-class pixel
 frequencies, image sizes, instance presence and every skipped file with its
 reason. Bad samples (unreadable, truncated, sizes that differ, label values out
-of range) are skipped; the command fails (exit 1) only when more than
---max-bad-fraction of them are bad.
+of range, over the pixel limit HRGAN_MAX_PIXELS, default 2**26) are skipped;
+the command fails (exit 1) only when more than --max-bad-fraction of them are
+bad, or when OUT/manifest.json exists but is corrupt (named, left as it is).
 
 examples:
   hrgan shards --layout cityscapes --root /data/cityscapes --split train --out shards/ --label-nc 35

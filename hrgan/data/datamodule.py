@@ -14,7 +14,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from hrgan.data.augment import GPUAugment
-from hrgan.data.stream import ShardStream
+from hrgan.data.stream import BadSampleCount, ShardStream
 
 # ShardStream.__len__ counts each worker's share exactly (every slot yields the same number of batches).
 warnings.filterwarnings("ignore", message=r".*`IterableDataset` has `__len__` defined.*")
@@ -52,8 +52,8 @@ class ShardDataModule(pl.LightningDataModule):
 
     Batches are dicts: ``image`` [B, 3, H, W] float in [-1, 1], ``label`` int64
     [B, H, W], ``inst`` int32 [B, H, W] (when the shards have instance maps),
-    ``key`` (list of str) and ``skipped`` (corrupt samples skipped so far by the
-    worker). Augmentation runs after the batch is on the device.
+    ``key`` (list of str) and ``skipped`` (corrupt samples of the split skipped so far
+    in this process, every worker and epoch). Augmentation runs after the batch is on the device.
 
     Args:
         train_urls: training shards (paths, globs, brace patterns, ``pipe:`` commands).
@@ -71,8 +71,11 @@ class ShardDataModule(pl.LightningDataModule):
         shuffle_buffer: raw samples held per worker for shuffling.
         samples_per_epoch: training epoch length when the shards have no manifest counts.
         seed: base seed (shard order, shuffle buffer; augmentation gets seed + rank).
-        max_bad_fraction: stop when more than this fraction of samples is corrupt.
+        max_bad_fraction: stop when more than this fraction of the samples read in the run (all epochs
+            and workers of the process) are corrupt; checked once min(20, one pass over the data) are read.
         pin_memory: page-locked host batches for faster copies to the GPU.
+        label_nc, ignore_index: samples with label values outside [0, label_nc) other than
+            ``ignore_index`` are skipped as corrupt (linked from the model by ``hrgan fit``; None: unchecked).
     """
 
     def __init__(
@@ -94,6 +97,8 @@ class ShardDataModule(pl.LightningDataModule):
         seed: int = 0,
         max_bad_fraction: float = 0.05,
         pin_memory: bool = True,
+        label_nc: int | None = None,
+        ignore_index: int | None = None,
     ) -> None:
         super().__init__()
         self.synthetic = synthetic
@@ -111,6 +116,8 @@ class ShardDataModule(pl.LightningDataModule):
         self.scale_range, self.flip, self.color_jitter = tuple(scale_range), flip, color_jitter
         self.shuffle_buffer, self.samples_per_epoch = shuffle_buffer, samples_per_epoch
         self.seed, self.max_bad_fraction, self.pin_memory = seed, max_bad_fraction, pin_memory
+        self.label_nc, self.ignore_index = label_nc, ignore_index
+        self._bad_counts: dict[str, BadSampleCount] = {}  # per split, for the whole run; made when first read
         self.augment: GPUAugment | None = None
         self._augment_state: torch.Tensor | None = None
         self._delivered = 0  # training batches handed to the model in the current epoch
@@ -175,7 +182,7 @@ class ShardDataModule(pl.LightningDataModule):
 
     def _stream(
         self, urls, *, train: bool, batch_size: int, epoch: int | None = None, start_batch: int = 0,
-        place: tuple[int, int] | None = None,
+        place: tuple[int, int] | None = None, counts: BadSampleCount | None = None,
     ) -> ShardStream:
         rank, world = place or self._place()
         return ShardStream(
@@ -190,7 +197,10 @@ class ShardDataModule(pl.LightningDataModule):
             seed=self.seed,
             load_size=self.load_size,
             image_dtype="uint8",  # 4x fewer bytes through the loader; converted on the device
+            label_nc=self.label_nc,
+            ignore_index=self.ignore_index,
             max_bad_fraction=self.max_bad_fraction,
+            counts=counts,
             epoch=epoch,
             start_batch=start_batch,
         )
@@ -265,12 +275,21 @@ class ShardDataModule(pl.LightningDataModule):
             self._epoch_offset = current - epoch
             self._resume = None
         self._epoch, self._delivered = epoch, start
-        return self._loader(self._stream(self.train_urls, train=True, batch_size=self.batch_size, epoch=epoch, start_batch=start))
+        return self._loader(self._stream(self.train_urls, train=True, batch_size=self.batch_size, epoch=epoch,
+                                         start_batch=start, counts=self.bad_counts("train")))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_urls is None:
             return []
-        return self._loader(self._stream(self.val_urls, train=False, batch_size=self.val_batch_size or self.batch_size))
+        return self._loader(self._stream(self.val_urls, train=False, batch_size=self.val_batch_size or self.batch_size,
+                                         counts=self.bad_counts("val")))
+
+    def bad_counts(self, split: str) -> BadSampleCount:
+        """The run's totals of good and corrupt samples of ``split`` in this process (made here, after any
+        process spawning, since shared counters pickle only to DataLoader workers)."""
+        if split not in self._bad_counts:
+            self._bad_counts[split] = BadSampleCount()
+        return self._bad_counts[split]
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         if self.augment is None:

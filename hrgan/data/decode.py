@@ -6,7 +6,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from hrgan.conditioning import format_values, invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, map_to_array, photo_to_array
+from hrgan.data.names import safe_key
 from hrgan.pixels import from_uint8
 
 IMAGE_EXTENSIONS = ("img.png", "img.jpg", "img.jpeg", "img.webp", "img.bmp", "img.tif", "img.tiff")
@@ -24,7 +26,13 @@ def _cover_crop(image: Image.Image, size: tuple[int, int], resample: Image.Resam
 
 
 def decode_sample(
-    sample: dict, *, require_image: bool = True, load_size: tuple[int, int] | None = None, image_dtype: str = "float32"
+    sample: dict,
+    *,
+    require_image: bool = True,
+    load_size: tuple[int, int] | None = None,
+    image_dtype: str = "float32",
+    label_nc: int | None = None,
+    ignore_index: int | None = None,
 ) -> dict:
     """One raw sample -> tensors.
 
@@ -32,13 +40,16 @@ def decode_sample(
     (when the sample has one) and ``image`` [3, H, W] (float32 in [-1, 1], or uint8
     when ``image_dtype="uint8"``, converted on the GPU later). With ``load_size``
     (W, H) every modality is resized to cover it and centre-cropped (nearest for maps),
-    so samples of different sizes can share a batch.
+    so samples of different sizes can share a batch. With ``label_nc`` the label values must lie in
+    [0, label_nc) (``ignore_index`` excepted).
 
     Raises:
-        BadSampleError: a missing or undecodable part, or parts of different sizes.
+        BadSampleError: a missing or undecodable part, parts of different sizes, label values out of
+            range, or a key that could not name a file (absolute, ``..``; see ``hrgan.data.names``).
     """
     key = sample.get("__key__", "?")
     where = f"{sample.get('__url__', '?')}:{key}"
+    safe_key(key, where)
     if "label.png" not in sample:
         raise BadSampleError(f"{where}: no label.png in the sample (has {sorted(k for k in sample if not k.startswith('__'))})")
     label_image = decode_image(sample["label.png"], f"{where} label.png")
@@ -54,7 +65,13 @@ def decode_sample(
         label_image = _cover_crop(label_image, load_size, Image.Resampling.NEAREST)
         inst_image = _cover_crop(inst_image, load_size, Image.Resampling.NEAREST) if inst_image else None
         photo = _cover_crop(photo.convert("RGB"), load_size, Image.Resampling.BICUBIC) if photo else None
-    out = {"key": key, "label": torch.from_numpy(map_to_array(label_image, where, "label"))}
+    label = map_to_array(label_image, where, "label")
+    if label_nc is not None:
+        values = invalid_label_values(label, label_nc, ignore_index=ignore_index)
+        if values:
+            raise BadSampleError(f"{where} label.png: label values {format_values(values)} outside [0, {label_nc})"
+                                 + (f" other than ignore_index {ignore_index}" if ignore_index is not None else ""))
+    out = {"key": key, "label": torch.from_numpy(label)}
     if inst_image is not None:
         out["inst"] = torch.from_numpy(map_to_array(inst_image, where, "instance").astype(np.int32))
     if photo is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,28 @@ from PIL import Image, UnidentifiedImageError
 
 class BadSampleError(ValueError):
     """A sample that cannot be used; the message names the file and the problem."""
+
+
+DEFAULT_MAX_PIXELS = 2**26  # 67M pixels, e.g. 8192x8192: 32x a 2048x1024 Cityscapes frame
+MAX_PIXELS_VARIABLE = "HRGAN_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """The largest image (width x height) any hrgan command decodes: ``$HRGAN_MAX_PIXELS``, else 2**26.
+
+    Larger images are refused from their header, before any pixel is allocated (a
+    140 KB PNG can claim 12000x12000 pixels, over 1 GB once decoded into a label array).
+    """
+    text = os.environ.get(MAX_PIXELS_VARIABLE)
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{MAX_PIXELS_VARIABLE}={text!r}: expected a whole number of pixels, e.g. {DEFAULT_MAX_PIXELS}") from None
+    if value < 1:
+        raise ValueError(f"{MAX_PIXELS_VARIABLE}={text!r}: must be at least 1")
+    return value
 
 
 def encode_png(array: np.ndarray) -> bytes:
@@ -23,12 +46,27 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 def decode_image(data: bytes, source: str | Path) -> Image.Image:
-    """Fully decode image bytes (so truncation shows here), naming ``source`` on failure."""
+    """Fully decode image bytes (so truncation shows here), naming ``source`` on failure.
+
+    Raises:
+        BadSampleError: unreadable, truncated, or larger than ``max_pixels()`` (checked from the header,
+            before decoding; PIL's own ``DecompressionBombError``, a plain ``Exception``, is caught too).
+    """
+    limit = max_pixels()
     try:
         image = Image.open(io.BytesIO(data))
-        image.load()
+        width, height = image.size
+        if width * height <= limit:
+            image.load()
+    except Image.DecompressionBombError as error:
+        raise BadSampleError(f"{source}: refused by PIL as a decompression bomb ({error})") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise BadSampleError(f"{source}: unreadable or truncated image ({error})") from error
+    if width * height > limit:
+        raise BadSampleError(
+            f"{source}: {width}x{height} is {width * height} pixels, more than the limit of {limit} "
+            f"(set {MAX_PIXELS_VARIABLE} to allow larger images)"
+        )
     return image
 
 

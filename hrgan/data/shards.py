@@ -30,6 +30,7 @@ from hrgan import __version__
 from hrgan.conditioning import invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
 from hrgan.data.layouts import SampleFiles, Unpaired, find_samples
+from hrgan.data.names import safe_key
 from hrgan.data.palette import Palette
 from hrgan.io import write_bytes_atomic
 
@@ -93,7 +94,7 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
     height, width = label.shape
     _check_labels(label, options, files.label)
     label_dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
-    key = files.key.replace(".", "_")  # webdataset splits keys from extensions at the first dot
+    key = safe_key(files.key.replace(".", "_"), str(files.label))  # webdataset splits keys from extensions at the first dot
     record = {"label.png": encode_png(label.astype(label_dtype))}
     if files.instance is not None:
         instance = map_to_array(decode_image(_read(files.instance), files.instance), files.instance, "instance")
@@ -244,15 +245,29 @@ def write_shards(
     return shards, bad, stats
 
 
+def read_manifest(path: Path) -> dict:
+    """A shard folder's ``manifest.json``; ``ValueError`` naming the file when it is not a manifest.
+
+    A corrupt manifest is never replaced silently: it holds the other splits' records.
+    """
+    try:
+        manifest = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: corrupt shard manifest ({error}); repair it, or move it away and "
+                         "rewrite every split with 'hrgan shards'") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("splits", {}), dict):
+        raise ValueError(f"{path}: corrupt shard manifest (expected an object with 'splits'); repair it, or move it "
+                         "away and rewrite every split with 'hrgan shards'")
+    return manifest
+
+
 def update_manifest(out: Path, split: str, entry: dict) -> Path:
-    """Write ``entry`` as ``splits[split]`` of ``{out}/manifest.json``, keeping other splits."""
+    """Write ``entry`` as ``splits[split]`` of ``{out}/manifest.json``, keeping other splits.
+
+    Raises ``ValueError`` (naming the file) when an existing manifest is corrupt.
+    """
     path = out / MANIFEST
-    manifest = {"format": "hrgan-shards/1", "splits": {}}
-    if path.exists():
-        try:
-            manifest = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            pass
+    manifest = read_manifest(path) if path.exists() else {"format": "hrgan-shards/1", "splits": {}}
     manifest.setdefault("splits", {})[split] = entry
     return write_bytes_atomic(path, json.dumps(manifest, indent=1).encode())
 
@@ -312,7 +327,7 @@ def write_split(
 
     ``label_nc`` defaults to ``{root}/classes.json``'s, ``workers`` (processes) to the cores, at most 8. Raises ``FileExistsError`` when ``out`` already holds
     shards of the split (unless ``overwrite``), ``FileNotFoundError`` / ``ValueError`` for a layout that finds
-    nothing or a bad palette; bad samples are skipped and listed in the result (``too_many_bad`` when more
+    nothing, a bad palette or a corrupt manifest; bad samples are skipped and listed in the result (``too_many_bad`` when more
     than ``max_bad_fraction`` of them were), not raised.
     """
     root, out = Path(root), Path(out)
@@ -321,6 +336,8 @@ def write_split(
     existing = sorted(out.glob(f"{split}-*.tar"))
     if existing and not overwrite:
         raise FileExistsError(f"{out} already holds {len(existing)} {split} shards; pass --overwrite to replace them")
+    if (out / MANIFEST).exists():
+        read_manifest(out / MANIFEST)  # a corrupt one fails before any shard is written
     samples, unpaired = find_samples(layout, root, split, labels=labels, instances=instances, images=images,
                                      require_images=require_images)
     options = ShardOptions(label_nc=label_nc, ignore_index=ignore_index, palette=palette, reencode=reencode, size=size)

@@ -12,19 +12,27 @@ data; with fewer shards than slots every slot reads all shards and keeps every
 - Evaluation: each sample exactly once across all slots, in a fixed order; the
   last batch of a slot may be smaller.
 
-Corrupt samples (unreadable tar members, undecodable images, parts of
-different sizes) are skipped, logged and counted; more than
-``max_bad_fraction`` of them stops the run with an error.
+Corrupt samples (unreadable tar members, a tar truncated mid-member,
+undecodable or oversized images, parts of different sizes, unsafe keys, label
+values outside [0, label_nc), a size other than the set's when batches hold
+several samples) are skipped, logged by name and counted in a ``BadSampleCount``
+that every DataLoader worker of a process shares (shared memory) and that
+outlives the epoch's stream when its owner (the data module) passes it again.
+More than ``max_bad_fraction`` of the samples read stops the run with
+``TooManyBadSamples``, checked once min(20, one pass over this process's data)
+samples have been read.
 """
 
 from __future__ import annotations
 
 import glob
 import itertools
-import json
 import logging
 import math
+import multiprocessing
 import os
+import tarfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,15 +44,63 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from hrgan.data.decode import collate, decode_sample
 from hrgan.data.images import BadSampleError
-from hrgan.data.shards import MANIFEST
+from hrgan.data.shards import MANIFEST, read_manifest
 
 log = logging.getLogger(__name__)
+
+CHECK_AFTER = 20  # samples read before max_bad_fraction is checked (or one pass over fewer)
 
 
 @dataclass(frozen=True)
 class Shard:
     url: str
     samples: int | None = None  # from the manifest, when known
+    size: tuple[int, int] | None = None  # (W, H): the commonest sample size of its split, from the manifest
+
+
+class TooManyBadSamples(RuntimeError):
+    """More than ``max_bad_fraction`` of the samples read were corrupt; the one-line message gives the counts."""
+
+    def line(self) -> str:
+        """The message alone, also when a DataLoader worker raised it (its re-raise wraps the traceback)."""
+        last = str(self).strip().splitlines()[-1]
+        return last.split(f"{type(self).__name__}: ", 1)[-1]
+
+
+class BadSampleCount:
+    """Good and corrupt samples read, totalled in shared memory over a process's DataLoader workers.
+
+    One object lives as long as its owner keeps it (the data module keeps one per split for the
+    whole run), so the totals span epochs as well. Pass it to ``ShardStream(counts=...)``; it
+    travels to DataLoader workers with the dataset (fork or spawn) but cannot be pickled otherwise.
+    """
+
+    def __init__(self) -> None:
+        self._good = multiprocessing.Value("q", 0)
+        self._bad = multiprocessing.Value("q", 0)
+
+    def add(self, *, good: int = 0, bad: int = 0) -> tuple[int, int]:
+        """Count samples; returns the totals (good, bad) after counting them."""
+        with self._good.get_lock():
+            self._good.value += good
+            self._bad.value += bad
+            return self._good.value, self._bad.value
+
+    @property
+    def good(self) -> int:
+        return self._good.value
+
+    @property
+    def bad(self) -> int:
+        return self._bad.value
+
+
+def tar_error_reason(error: Exception, url: str) -> str:
+    """One line for a shard that webdataset could not read, naming the file; truncation said as such."""
+    text = str(error.args[0]) if error.args else str(error)
+    if isinstance(error, EOFError) or (isinstance(error, tarfile.ReadError) and "unexpected end of data" in text):
+        return f"{url}: truncated (the tar ends inside a member; the samples from there on are lost)"
+    return f"{url}: unreadable shard data ({type(error).__name__}: {text.split(' @ ')[0]})"
 
 
 def expand_urls(urls: str | Sequence[str]) -> list[str]:
@@ -81,21 +137,23 @@ def read_shards(urls: str | Sequence[str]) -> list[Shard]:
     expanded = expand_urls(urls)
     if not expanded:
         raise ValueError(f"no shard URLs in {urls!r}")
-    counts: dict[Path, dict[str, int]] = {}
+    known: dict[Path, dict[str, tuple[int, tuple[int, int] | None]]] = {}
     shards = []
     for url in expanded:
         path = _local_path(url)
-        samples = None
+        samples = size = None
         if path is not None:
             folder = path.parent
-            if folder not in counts:
-                counts[folder] = {}
+            if folder not in known:
+                known[folder] = {}
                 manifest = folder / MANIFEST
                 if manifest.is_file():
-                    for split in json.loads(manifest.read_text()).get("splits", {}).values():
-                        counts[folder].update({s["url"]: s["samples"] for s in split.get("shards", [])})
-            samples = counts[folder].get(path.name)
-        shards.append(Shard(url, samples))
+                    for split in read_manifest(manifest).get("splits", {}).values():
+                        sizes = Counter(split.get("image_sizes", {}))
+                        common = tuple(int(v) for v in sizes.most_common(1)[0][0].split("x")) if sizes else None
+                        known[folder].update({s["url"]: (s["samples"], common) for s in split.get("shards", [])})
+            samples, size = known[folder].get(path.name, (None, None))
+        shards.append(Shard(url, samples, size))
     return shards
 
 
@@ -147,7 +205,12 @@ class ShardStream(IterableDataset):
         load_size: (W, H) to resize every sample to on load, for sets of mixed sizes.
         image_dtype: ``float32`` ([-1, 1]) or ``uint8`` (converted on the GPU).
         require_image: skip samples without a photo (training) or keep them (inference).
-        max_bad_fraction: stop when more than this fraction of samples are corrupt (checked after 20).
+        label_nc, ignore_index: when given, samples with label values outside [0, label_nc) (other than
+            ``ignore_index``) are skipped as corrupt.
+        max_bad_fraction: stop when more than this fraction of the samples read are corrupt (checked once
+            min(20, one pass over this process's data) have been read).
+        counts: the totals to add to (shared by the workers; pass the same one to every epoch's stream
+            for run totals). By default the stream keeps its own.
         epoch: the epoch (shard shuffle); None counts iterations of this object.
         start_batch: training batches of this epoch already consumed (resuming mid-epoch):
             the stream skips them without decoding.
@@ -168,7 +231,10 @@ class ShardStream(IterableDataset):
         load_size: tuple[int, int] | None = None,
         image_dtype: str = "float32",
         require_image: bool = True,
+        label_nc: int | None = None,
+        ignore_index: int | None = None,
         max_bad_fraction: float = 0.05,
+        counts: BadSampleCount | None = None,
         epoch: int | None = None,
         start_batch: int = 0,
     ) -> None:
@@ -179,12 +245,18 @@ class ShardStream(IterableDataset):
         self.rank, self.world_size = rank, world_size
         self.samples_per_epoch = samples_per_epoch
         self.shuffle_buffer, self.seed = shuffle_buffer, seed
-        self.decode_options = dict(load_size=load_size, image_dtype=image_dtype, require_image=require_image)
+        self.decode_options = dict(load_size=load_size, image_dtype=image_dtype, require_image=require_image,
+                                   label_nc=label_nc, ignore_index=ignore_index)
         self.max_bad_fraction = max_bad_fraction
+        self.counts = counts if counts is not None else BadSampleCount()
         self.epoch = epoch
         self.start_batch = start_batch
         self._iterations = 0
-        self.seen = self.skipped = 0
+        self._check_after = CHECK_AFTER
+        sizes = Counter(s.size for s in self.shards if s.size is not None)
+        # Samples of one batch must share a size: without load_size, the set's commonest size (from the
+        # manifest, else the first sample this worker reads) is the size; others are corrupt for batches > 1.
+        self._size = sizes.most_common(1)[0][0] if sizes and load_size is None else None
         if train and samples_per_epoch is None and samples_per_slot(self.shards, 1) is None:
             raise ValueError(
                 "the shard sample counts are unknown (no manifest.json beside the shards, or pipe: URLs); "
@@ -221,37 +293,60 @@ class ShardStream(IterableDataset):
         return sum(math.ceil(c / self.batch_size) for c in counts[rank * workers : (rank + 1) * workers])
 
     def _raw_samples(self, shards: list[Shard], slot: int, num_slots: int, by_sample: bool) -> Iterator[dict]:
-        source = ({"url": s.url} for s in shards)
         index = 0
-        for sample in wds.tariterators.tarfile_samples(source, handler=self._tar_error):
-            if by_sample:
-                index += 1
-                if (index - 1) % num_slots != slot:
+        for shard in shards:
+            truncated = False
+
+            def tar_error(error: Exception, url: str = shard.url) -> bool:
+                nonlocal truncated
+                reason = tar_error_reason(error, url)
+                if not (truncated and "truncated" in reason):  # webdataset reports one truncation twice
+                    self._count(bad=1, reason=reason)
+                truncated = truncated or "truncated" in reason
+                return True
+
+            for sample in wds.tariterators.tarfile_samples([{"url": shard.url}], handler=tar_error):
+                if truncated:  # the sample cut short: counted with the truncation
                     continue
-            yield sample
+                if by_sample:
+                    index += 1
+                    if (index - 1) % num_slots != slot:
+                        continue
+                yield sample
 
-    def _tar_error(self, error: Exception) -> bool:
-        self._count_bad(f"unreadable shard data: {error}")
-        return True
-
-    def _count_bad(self, reason: str) -> None:
-        self.skipped += 1
-        log.warning("skipped a corrupt sample (%d so far in this worker): %s", self.skipped, reason)
-        if self.seen + self.skipped >= 20 and self.skipped / (self.seen + self.skipped) > self.max_bad_fraction:
-            raise RuntimeError(
-                f"{self.skipped} of {self.seen + self.skipped} samples were corrupt, more than "
-                f"max_bad_fraction={self.max_bad_fraction}; last: {reason}"
+    def _count(self, *, good: int = 0, bad: int = 0, reason: str = "") -> None:
+        good_total, bad_total = self.counts.add(good=good, bad=bad)
+        read = good_total + bad_total
+        if bad:
+            log.warning("skipped a corrupt sample (%d of %d read so far): %s", bad_total, read, reason)
+        if read >= self._check_after and bad_total / read > self.max_bad_fraction:
+            raise TooManyBadSamples(
+                f"{bad_total} of {read} samples read were corrupt, more than max_bad_fraction={self.max_bad_fraction}"
+                + (f"; the last: {reason}" if bad else "")
             )
 
     def _decoded(self, raw: Iterator[dict]) -> Iterator[dict]:
         for sample in raw:
             try:
                 decoded = decode_sample(sample, **self.decode_options)
+                self._check_size(decoded, f"{sample.get('__url__', '?')}:{decoded['key']}")
             except BadSampleError as error:
-                self._count_bad(str(error))
+                self._count(bad=1, reason=str(error))
                 continue
-            self.seen += 1
+            self._count(good=1)
             yield decoded
+
+    def _check_size(self, decoded: dict, where: str) -> None:
+        if self.batch_size == 1 or self.decode_options["load_size"] is not None:
+            return
+        height, width = decoded["label"].shape
+        if self._size is None:
+            self._size = (width, height)
+        elif (width, height) != self._size:
+            raise BadSampleError(
+                f"{where}: {width}x{height}, but the set's samples are {self._size[0]}x{self._size[1]} "
+                "(set load_size to resize samples of mixed sizes on load)"
+            )
 
     def _batches(self, samples: Iterator[dict], limit: int | None) -> Iterator[dict]:
         count = 0
@@ -260,7 +355,7 @@ class ShardStream(IterableDataset):
             if not chunk or (limit is not None and len(chunk) < self.batch_size):
                 return
             batch = collate(chunk)
-            batch["skipped"] = torch.tensor(self.skipped)
+            batch["skipped"] = torch.tensor(self.counts.bad)
             yield batch
             count += 1
 
@@ -274,6 +369,9 @@ class ShardStream(IterableDataset):
             np.random.default_rng([self.seed, epoch]).shuffle(shards)  # same order on every slot
         plan, by_sample = slot_plan(shards, num_slots)
         mine = plan[slot]
+        per_slot = samples_per_slot(self.shards, num_slots)
+        if per_slot is not None:  # check a small set after one pass over this process's share of it
+            self._check_after = max(1, min(CHECK_AFTER, sum(per_slot[rank * workers : (rank + 1) * workers])))
         if not self.train:
             yield from self._batches(self._decoded(self._raw_samples(mine, slot, num_slots, by_sample)), None)
             return

@@ -6,49 +6,95 @@ each sample once, and the numbers are combined before they are returned.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import sys
 from pathlib import Path
 
+import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from hrgan.data.shards import write_split
+from hrgan.data.shards import MANIFEST, read_manifest, write_split
 from hrgan.data.stream import ShardStream, expand_urls
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
 from hrgan.evaluation.options import EvaluateOptions
 from hrgan.inference.inputs import is_shard_input
 from hrgan.inference.synthesizer import Synthesizer
+from hrgan.io import write_bytes_atomic
 from hrgan.pretrained import load_fid_inception
 
+SOURCE = "source.json"  # in the shard cache: what it was made from
 
-def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> str:
-    """``--data`` as shard URLs; a dataset folder is sharded once (by rank zero) beside the report."""
+
+def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synthesizer, skip: Path) -> dict:
+    """What a shard cache of ``folder`` depends on: the folder, the sharding options, and every file's
+    path, size and modification time (a digest of them), ``skip`` (the cache itself) left out."""
+    digest = hashlib.sha256()
+    skip = skip.resolve()
+    for parent, folders, files in os.walk(folder):
+        folders[:] = sorted(f for f in folders if (Path(parent) / f).resolve() != skip)
+        for name in sorted(files):
+            path = Path(parent) / name
+            stat = path.stat()
+            digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return {"folder": str(folder.resolve()), "layout": options.layout, "split": options.split,
+            "label_nc": synthesizer.label_nc, "ignore_index": synthesizer.ignore_index, "files": digest.hexdigest()}
+
+
+def _cached_source(target: Path) -> dict | None:
+    try:
+        return json.loads((target / SOURCE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> tuple[str, int]:
+    """``--data`` as shard URLs, and the samples the sharding skipped as bad (each printed on stderr).
+
+    A dataset folder is sharded (by rank zero) into ``<out stem>_shards/`` beside the report, and those
+    shards are reused only while the folder, its files and the options are unchanged. A folder of shards
+    gives its ``{split}-*.tar``; with none of that split, ``ValueError`` names the splits there.
+    """
     data = options.data
     if is_shard_input(data):
-        return data
+        return data, 0
     folder = Path(data)
     if not folder.is_dir():
         raise FileNotFoundError(f"--data {data}: neither shards nor a folder")
-    for pattern in (f"{options.split}-*.tar", "*.tar"):
-        if list(folder.glob(pattern)):
-            return str(folder / pattern)
+    if list(folder.glob(f"{options.split}-*.tar")):
+        return str(folder / f"{options.split}-*.tar"), 0
+    splits = sorted({p.name[: -len(".tar")].rsplit("-", 1)[0] for p in folder.glob("*.tar")})
+    if splits:
+        raise ValueError(f"--data {data} holds no {options.split}-*.tar shards, only shards of split(s) "
+                         f"{', '.join(splits)}: pass --split {splits[0]} (or another of them)")
     target = options.out.with_name(options.out.stem + "_shards")
-    if fabric.global_rank == 0 and not list(target.glob(f"{options.split}-*.tar")):
-        result = write_split(options.layout, folder, options.split, target, label_nc=synthesizer.label_nc,
-                             ignore_index=synthesizer.ignore_index, overwrite=True)
-        for item in [*result.unpaired, *result.bad]:
-            print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
-        if result.too_many_bad:
-            reasons = "; ".join(b.reason for b in result.bad[:3])
-            raise RuntimeError(f"sharding {folder} (split {options.split}): {len(result.bad)} bad samples ({reasons})")
+    bad = 0
+    if fabric.global_rank == 0:
+        source = source_fingerprint(folder, options, synthesizer, target)
+        if _cached_source(target) != source or not list(target.glob(f"{options.split}-*.tar")):
+            (target / SOURCE).unlink(missing_ok=True)
+            result = write_split(options.layout, folder, options.split, target, label_nc=synthesizer.label_nc,
+                                 ignore_index=synthesizer.ignore_index, overwrite=True)
+            for item in result.unpaired:
+                print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+            if result.too_many_bad:
+                reasons = "; ".join(b.reason for b in result.bad[:3])
+                raise RuntimeError(f"sharding {folder} (split {options.split}): {len(result.bad)} bad samples ({reasons})")
+            write_bytes_atomic(target / SOURCE, (json.dumps(source, indent=1) + "\n").encode())
+        entry = read_manifest(target / MANIFEST)["splits"][options.split]
+        for item in entry["bad_samples"]:  # also when the shards are reused
+            print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+        bad = len(entry["bad_samples"])
     fabric.barrier()
-    return str(target / f"{options.split}-*.tar")
+    return str(target / f"{options.split}-*.tar"), bad
 
 
 def evaluate(options: EvaluateOptions, fabric) -> dict:
     """Run the model over the data on this process and return the combined results (same on every rank)."""
     synthesizer = Synthesizer.load(options.checkpoint, device=fabric.device, precision=options.precision)
-    urls = shard_urls(options, synthesizer, fabric)
+    urls, sharding_bad = shard_urls(options, synthesizer, fabric)
     metrics = EvaluationMetrics(
         metrics=options.metrics,
         label_nc=synthesizer.label_nc,
@@ -60,7 +106,8 @@ def evaluate(options: EvaluateOptions, fabric) -> dict:
         device=fabric.device,
     )
     stream = ShardStream(urls, batch_size=options.batch_size, train=False, num_workers=options.workers,
-                         rank=fabric.global_rank, world_size=fabric.world_size, load_size=options.load_size)
+                         rank=fabric.global_rank, world_size=fabric.world_size, load_size=options.load_size,
+                         label_nc=synthesizer.label_nc, ignore_index=synthesizer.ignore_index)
     loader = DataLoader(stream, batch_size=None, num_workers=options.workers, pin_memory=fabric.device.type == "cuda")
     try:
         total = len(stream)
@@ -74,6 +121,10 @@ def evaluate(options: EvaluateOptions, fabric) -> dict:
         metrics.update(fake, real, batch["label"], list(batch["key"]))
     result = metrics.compute()
     result["expected"] = sum(s.samples for s in stream.shards) if all(s.samples is not None for s in stream.shards) else None
+    corrupt = int(fabric.all_reduce(torch.tensor(stream.counts.bad), reduce_op="sum"))  # every worker and rank
+    missing = result["expected"] - result["num_samples"] if result["expected"] is not None else 0
+    # A truncated shard counts once but loses every sample after the cut; samples the sharding refused count too.
+    result["skipped"] = max(corrupt, missing) + sharding_bad
     result["names"] = synthesizer.export["classes"]["names"]
     result["iteration"] = synthesizer.export.get("iteration")
     result["urls"] = expand_urls(urls)

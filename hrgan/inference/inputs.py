@@ -18,8 +18,9 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from hrgan.conditioning import format_values, invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, map_to_array
 from hrgan.data.layouts import SampleFiles, list_images, pair_files
+from hrgan.data.names import safe_key
 from hrgan.data.palette import Palette
-from hrgan.data.stream import expand_urls
+from hrgan.data.stream import expand_urls, tar_error_reason
 
 SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
@@ -165,22 +166,27 @@ class ShardInputs(IterableDataset):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         for url in self.urls[worker::workers]:
-            errors: list[Exception] = []
+            reasons: list[str] = []
 
-            def keep_going(error: Exception) -> bool:
-                errors.append(error)
+            def keep_going(error: Exception, url: str = url) -> bool:
+                reason = tar_error_reason(error, url)
+                if reason not in reasons:  # webdataset reports one truncation twice
+                    reasons.append(reason)
                 return True
 
+            reported = 0
             for sample in wds.tariterators.tarfile_samples([{"url": url}], handler=keep_going):
-                yield from (Failed("?", url, f"unreadable shard data: {e}") for e in errors)
-                errors.clear()
-                yield self._read(sample, url)
-            yield from (Failed("?", url, f"unreadable shard data: {e}") for e in errors)
+                yield from (Failed("?", url, reason) for reason in reasons[reported:])
+                reported = len(reasons)
+                if not any("truncated" in reason for reason in reasons):  # else the sample cut short: reported
+                    yield self._read(sample, url)
+            yield from (Failed("?", url, reason) for reason in reasons[reported:])
 
     def _read(self, sample: dict, url: str) -> Loaded | Failed:
         key = sample["__key__"]
         where = f"{url}:{key}"
         try:
+            safe_key(key, where)
             if "label.png" not in sample:
                 raise BadSampleError(f"{where}: no label.png in the sample")
             instance = None

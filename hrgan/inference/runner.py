@@ -19,6 +19,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from hrgan.data.images import BadSampleError
+from hrgan.data.names import path_under
 from hrgan.data.palette import Palette
 from hrgan.inference.inputs import FileInputs, Failed, Loaded, ReadOptions, ShardInputs, find_input_files, is_shard_input
 from hrgan.inference.options import InferOptions, Style
@@ -52,7 +54,8 @@ class Runner:
         self.reference: dict[tuple[int, int], torch.Tensor] = {}  # --style from-image: encoder features per size
 
     def outputs(self, key: str) -> tuple[Path, Path]:
-        return self.options.out / f"{key}.png", self.options.out / f"{key}_side.png"
+        """OUT/KEY.png and OUT/KEY_side.png; ``BadSampleError`` for a key that would leave OUT."""
+        return path_under(self.options.out, key, ".png"), path_under(self.options.out, key, "_side.png")
 
     def add(self, item: Loaded) -> None:
         if self.pending and self.pending[0].label.shape != item.label.shape:
@@ -98,7 +101,11 @@ class Runner:
         return self.reference[(height, width)]
 
     def write(self, item: Loaded, photo: np.ndarray) -> None:
-        main, side = self.outputs(item.key)
+        try:
+            main, side = self.outputs(item.key)
+        except BadSampleError as error:
+            self.summary.failed.append(Failed(item.key, item.source, str(error)))
+            return
         try:
             save_png(main, photo)
             if self.options.side_by_side:

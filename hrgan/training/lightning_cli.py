@@ -42,6 +42,9 @@ class HrganCLI(LightningCLI):
             "model.discriminator.init_args.in_channels",
             compute_fn=discriminator_channels,
         )
+        # The data module skips (and counts) samples whose labels the model has no class for.
+        parser.link_arguments("model.label_nc", "data.label_nc")
+        parser.link_arguments("model.ignore_index", "data.ignore_index")
 
     def before_instantiate_classes(self) -> None:
         if not wandb_is_set_up():
