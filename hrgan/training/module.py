@@ -291,6 +291,11 @@ class Pix2PixHDModule(pl.LightningModule):
             for group in optimizer.param_groups:
                 group["lr"] = base * factor
 
+    def learning_rates(self) -> dict[str, float]:
+        """``lr/G`` and ``lr/D`` as the optimizers hold them now (schedule and linear scaling included)."""
+        opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
+        return {"lr/G": opt_g.param_groups[0]["lr"], "lr/D": opt_d.param_groups[0]["lr"]}
+
     # ----------------------------------------------------------------- state
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer is not None else None
