@@ -24,6 +24,13 @@ def fail(prog: str, message: str, code: int = DATA_ERROR) -> int:
     return code
 
 
+def fail_lines(prog: str, messages: list[str], code: int = DATA_ERROR) -> int:
+    """``fail`` for several problems found together: one ``prog: message`` line each, then ``code``."""
+    for message in messages:
+        print(f"{prog}: {message}", file=sys.stderr)
+    return code
+
+
 def warn(prog: str, message: str) -> None:
     print(f"{prog}: warning: {message}", file=sys.stderr)
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import USAGE_ERROR, add_device, command_parser, fail, fraction, parse_arguments, positive_int
+from hrgan.commands.common import (USAGE_ERROR, add_device, command_parser, fail, fraction, non_negative_int, parse_arguments,
+                                   positive_int)
 
 PROG = "hrgan encode-features"
 
@@ -29,7 +30,7 @@ def build_parser():
     parser.add_argument("--min-fraction", type=fraction, default=1 / 64, help="smallest instance kept, as a fraction of the image (default: 1/64)")
     parser.add_argument("--max-samples", type=positive_int, help="stop after this many samples")
     add_device(parser)
-    parser.add_argument("--seed", type=int, default=0, help="k-means seed (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="k-means seed (default: %(default)s)")
     return parser
 
 

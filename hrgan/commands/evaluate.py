@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
+    if args.out.is_dir():
+        return fail(PROG, f"--out {args.out} is a folder; give the report's file name, e.g. {args.out / 'report.json'}", USAGE_ERROR)
     if args.out.exists() and not args.overwrite:
         return fail(PROG, f"{args.out} exists; pass --overwrite to replace it", USAGE_ERROR)
     if "miou" in args.metrics and args.segmenter is None:

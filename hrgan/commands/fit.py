@@ -23,19 +23,25 @@ from __future__ import annotations
 
 import sys
 
-from hrgan.commands.common import fail
+from hrgan.commands.common import USAGE_ERROR, fail, fail_lines
 
 PROG = "hrgan fit"
 
 
 def main(argv: list[str] | None = None) -> int:
     from hrgan.data.stream import TooManyBadSamples
+    from hrgan.training.checks import settings_error_in
     from hrgan.training.lightning_cli import run_lightning_cli  # its options come from the classes' signatures
 
     try:
         return run_lightning_cli(["fit", *(sys.argv[1:] if argv is None else argv)], description=__doc__)
     except TooManyBadSamples as error:
         return fail(PROG, error.line())
+    except Exception as error:  # every problem with the schedule, networks or data, found before training
+        found = settings_error_in(error)
+        if found is None:
+            raise
+        return fail_lines(PROG, found.problems, USAGE_ERROR)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import USAGE_ERROR, boolean, command_parser, fail, positive_int
+from hrgan.commands.common import USAGE_ERROR, boolean, command_parser, fail, non_negative_int, positive_int
 
 PROG = "hrgan import-pix2pixhd"
 
@@ -31,7 +31,7 @@ def build_parser():
     parser.add_argument("--label-nc", type=positive_int, default=35, help="classes, as pix2pixHD's --label_nc (default: %(default)s, Cityscapes)")
     parser.add_argument("--instance-edges", type=boolean, default=True, metavar="true|false",
                         help="the model takes the instance-edge channel (false: it was trained with pix2pixHD's --no_instance; default: true)")
-    parser.add_argument("--ignore-index", type=int, help="a label value that means unlabeled (all-zero one-hot)")
+    parser.add_argument("--ignore-index", type=non_negative_int, help="a label value that means unlabeled (all-zero one-hot)")
     parser.add_argument("--classes", help="class names/colours: cityscapes, a classes.json path (default: numbered)")
     parser.add_argument("--out", type=Path, required=True, help="the hrgan export to write")
     return parser

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device(parser)
     parser.add_argument("--precision", choices=PRECISION_NAMES, default="32", help="32, bf16 or 16 (autocast; default: %(default)s)")
     parser.add_argument("--style", type=argument_type(Style.parse), help="instance features: random, cluster:K or from-image:PATH (models with an encoder)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --style random (each map is reproducible alone; default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for --style random (each map is reproducible alone; default: %(default)s)")
     parser.add_argument("--side-by-side", action="store_true", help="also write STEM_side.png: colourised label | photo")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--workers", type=non_negative_int, default=2, help="processes reading inputs (default: %(default)s)")

@@ -18,7 +18,8 @@ import functools
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import add_device, command_parser, fail, lightning_device, parse_arguments, parse_size, positive_int
+from hrgan.commands.common import (add_device, command_parser, fail, lightning_device, non_negative_int, parse_arguments, parse_size,
+                                   positive_int)
 
 PROG = "hrgan selftest"
 
@@ -31,7 +32,7 @@ def build_parser():
     parser.add_argument("--steps", type=positive_int, default=10, help="training iterations, split over 2 stages (default: %(default)s)")
     add_device(parser)
     parser.add_argument("--precision", default="32", choices=("32", "bf16-mixed", "16-mixed"), help="(default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
     return parser
 
 

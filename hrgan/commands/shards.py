@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import (command_parser, fail, fraction, non_negative_float, parse_size, positive_float,
+from hrgan.commands.common import (command_parser, fail, fraction, non_negative_float, non_negative_int, parse_size, positive_float,
                                    positive_int)
 from hrgan.data.layouts import LAYOUTS
 
@@ -37,7 +37,7 @@ def build_parser():
     parser.add_argument("--split", default="train", help="split name (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="output folder for {split}-NNNNNN.tar and manifest.json")
     parser.add_argument("--label-nc", type=positive_int, help="number of label classes (default: classes.json's label_nc under --root)")
-    parser.add_argument("--ignore-index", type=int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
+    parser.add_argument("--ignore-index", type=non_negative_int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
     parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
     parser.add_argument("--palette-tolerance", type=non_negative_float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
     parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")

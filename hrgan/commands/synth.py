@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import command_parser, parse_size, positive_int
+from hrgan.commands.common import command_parser, non_negative_int, parse_size, positive_int
 
 
 def build_parser():
@@ -23,7 +23,7 @@ def build_parser():
     parser.add_argument("--out", type=Path, required=True, help="output root (gets {split}_label/, {split}_inst/, {split}_img/)")
     parser.add_argument("--num", type=positive_int, required=True, help="number of scenes")
     parser.add_argument("--size", type=parse_size, default=(2048, 1024), help="WIDTHxHEIGHT (default: 2048x1024)")
-    parser.add_argument("--seed", type=int, default=0, help="scene i of seed s is always the same (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="scene i of seed s is always the same (default: %(default)s)")
     parser.add_argument("--split", default="train", help="split name used in folder names (default: %(default)s)")
     parser.add_argument("--image-format", choices=("png", "jpg"), default="png", help="photo format (default: %(default)s)")
     parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1), help="processes (default: %(default)s)")

@@ -157,6 +157,25 @@ def read_shards(urls: str | Sequence[str]) -> list[Shard]:
     return shards
 
 
+def manifest_label_ncs(urls: str | Sequence[str]) -> dict[str, int]:
+    """The ``label_nc`` recorded by the manifest.json beside the local shards of ``urls``: one entry,
+    keyed ``"{manifest} ({split})"``, for each split that lists one of those shards."""
+    wanted: dict[Path, set[str]] = {}
+    for url in expand_urls(urls):
+        path = _local_path(url)
+        if path is not None:
+            wanted.setdefault(path.parent, set()).add(path.name)
+    found = {}
+    for folder, names in wanted.items():
+        manifest = folder / MANIFEST
+        if not manifest.is_file():
+            continue
+        for split, entry in json.loads(manifest.read_text()).get("splits", {}).items():
+            if "label_nc" in entry and names & {s["url"] for s in entry.get("shards", [])}:
+                found[f"{manifest} ({split})"] = int(entry["label_nc"])
+    return found
+
+
 def slot_plan(shards: list[Shard], num_slots: int) -> tuple[list[list[Shard]], bool]:
     """Deal shards to slots: (shards per slot, True when slots instead split samples of shared shards)."""
     if len(shards) >= num_slots:

@@ -129,6 +129,10 @@ def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: In
             return None, (f"this model takes instance features ({synth.feat_num} channels) but its export has no styles: "
                           f"run 'hrgan encode-features --checkpoint {checkpoint} --data TRAIN_SHARDS --out EXPORT' first, "
                           "or pass --style from-image:PHOTO")
+        most = int(synth.styles.counts.max()) if style.mode == "cluster" else 0
+        if style.mode == "cluster" and style.cluster >= most:
+            choices = f"cluster:0 to cluster:{most - 1}" if most else "the styles have none"
+            return f"--style cluster:{style.cluster}: no class has more than {most} clusters ({choices})", None
     if options.palette is not None and not options.palette.is_file():
         return None, f"--palette: {options.palette} does not exist"
     return None, None

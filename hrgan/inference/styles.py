@@ -118,15 +118,19 @@ class StyleBank:
     def feature_map(
         self, label: torch.Tensor, instance: torch.Tensor, *, cluster: int | None, rng: np.random.Generator
     ) -> torch.Tensor:
-        """[F, H, W]: every instance filled with one centre of its class, ``cluster`` (clamped to the
-        class's count) or a random one from ``rng``; classes without styles stay zero."""
+        """[F, H, W]: every instance filled with one centre of its class, ``cluster`` or a random one from
+        ``rng``; classes without styles stay zero. ``ValueError`` when ``cluster`` is past the last cluster of a
+        class in ``label`` that has styles."""
         label_nc, _, feat_num = self.centres.shape
         region, classes, _ = instance_regions(label, instance, label_nc)
         values = torch.zeros(len(classes), feat_num)
         for i, c in enumerate(classes.tolist()):
             n = int(self.counts[c]) if c >= 0 else 0
+            if n and cluster is not None and cluster >= n:
+                raise ValueError(f"style cluster:{cluster} is past the last cluster of class {c}, which has {n} "
+                                 f"(cluster:0 to cluster:{n - 1})")
             if n:
-                values[i] = self.centres[c, min(cluster, n - 1) if cluster is not None else int(rng.integers(n))]
+                values[i] = self.centres[c, cluster if cluster is not None else int(rng.integers(n))]
         return values.to(label.device)[region].permute(2, 0, 1)
 
 

@@ -109,8 +109,7 @@ class ProgressiveGrowth(Callback):
         metrics = {
             "growth/stage": float(growth.stage),
             "growth/alpha": growth.alpha,
-            "lr/G": pl_module.hparams.lr_G * growth.lr_factor,
-            "lr/D": pl_module.hparams.lr_D * growth.lr_factor,
+            **pl_module.learning_rates(),  # what the optimizers hold: schedule and linear batch scaling
             "iteration": float(pl_module.iteration),
             "step": float(pl_module.iteration),  # Lightning logs at this step (else: batches, not counting stage ends)
         }
@@ -362,17 +361,21 @@ class Checkpoints(ModelCheckpoint):
     Args:
         every_n_iterations: save ``{dirpath}/iter_NNNNNNN.ckpt`` every this many iterations (None: only at the end).
         dirpath: the folder (the hrgan CLI sets ``{default_root_dir}/checkpoints``).
-        keep: how many periodic checkpoints to keep (-1: all).
+        keep: how many periodic checkpoints to keep, the newest written (-1: all; 0: only ``last.ckpt``).
     """
 
     def __init__(self, *, every_n_iterations: int | None = None, dirpath: str | None = None, keep: int = -1) -> None:
+        if keep < -1:
+            raise ValueError(f"Checkpoints: keep must be -1 (all) or at least 0, got {keep}")
+        self.keep = keep
         super().__init__(
             dirpath=dirpath,
             filename=ITERATION_NAME,
             auto_insert_metric_name=False,
             every_n_train_steps=2 * every_n_iterations if every_n_iterations else None,
             save_last=True,
-            save_top_k=keep,
+            # Lightning keeps "the best k" only with a monitor: keep > 1 is done here (_remove_old_periodic)
+            save_top_k=keep if keep < 2 else -1,
         )
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
@@ -388,6 +391,20 @@ class Checkpoints(ModelCheckpoint):
         if self.dirpath is not None and Path(self.dirpath).is_dir():
             found |= {str(path) for path in Path(self.dirpath).glob(f"iter_*{self.FILE_EXTENSION}")}
         return found
+
+    def _save_none_monitor_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
+        super()._save_none_monitor_checkpoint(trainer, monitor_candidates)
+        if self.keep >= 2:
+            self._remove_old_periodic(trainer)
+
+    def _remove_old_periodic(self, trainer: pl.Trainer) -> None:
+        """Delete all but the ``keep`` newest-written periodic checkpoints in ``dirpath`` (earlier runs' too)."""
+        def written(path: Path) -> tuple[int, str]:
+            return path.stat().st_mtime_ns, path.name
+
+        periodic = sorted(Path(self.dirpath).glob(f"{ITERATION_NAME.split('{')[0]}*{self.FILE_EXTENSION}"), key=written)
+        for path in periodic[: -self.keep]:
+            self._remove_checkpoint(trainer, str(path))
 
     def _monitor_candidates(self, trainer: pl.Trainer) -> dict[str, torch.Tensor]:
         # what the file name is formatted with: Lightning's values and the iteration

@@ -20,6 +20,7 @@ from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, run_generator,
                           set_activation_checkpointing)
 from hrgan.pretrained import find_cached_vgg19
+from hrgan.training.checks import SettingsError, label_problems, network_problems
 from hrgan.training.ema import ema_decay_at, update_ema
 from hrgan.training.progress import Progress
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
@@ -86,6 +87,8 @@ class Pix2PixHDModule(pl.LightningModule):
         activation_checkpointing: recompute the generator's residual blocks in backward instead of
             storing their activations (less memory, about one extra forward of the blocks).
         init_from: a checkpoint or export to take matching weights from (pix2pixHD's load_pretrain).
+        allow_stage_change: resume from a checkpoint whose iteration this schedule puts in another stage than
+            the one it was saved in (refused otherwise: a changed schedule would train at another stage's settings).
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class Pix2PixHDModule(pl.LightningModule):
         compile_mode: str | None = None,
         activation_checkpointing: bool = False,
         init_from: str | None = None,
+        allow_stage_change: bool = False,
     ) -> None:
         super().__init__()
         # Networks and the schedule are objects: config.yaml records them; hparams stay plain so that
@@ -130,15 +134,20 @@ class Pix2PixHDModule(pl.LightningModule):
             raise ValueError(f"unknown gan_mode {gan_mode!r}; choose one of {GAN_MODES}")
         self.label_nc, self.ignore_index = label_nc, ignore_index
         self.use_instance_edges, self.feat_num = use_instance_edges, feat_num
-        self.classes = load_classes(classes, label_nc)
         self.generator = generator
         self.discriminator = discriminator
-        self.encoder = InstanceFeatureEncoder(feat_num=feat_num, nef=nef) if feat_num > 0 else None
-        self._check_channels()
-        if ema_power < 0:
-            raise ValueError(f"ema_power must be >= 0, got {ema_power}")
-        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
         self.schedule = schedule or ProgressiveSchedule()
+        problems = self._channel_problems() + network_problems(self.schedule, generator=generator, discriminator=discriminator)
+        if ema_power < 0:
+            problems.append(f"ema_power must be >= 0, got {ema_power}")
+        try:
+            self.classes = load_classes(classes, label_nc)
+        except ValueError as error:  # a table of another size; a missing file stays a FileNotFoundError
+            problems.append(str(error))
+        if problems:
+            raise SettingsError(problems)
+        self.encoder = InstanceFeatureEncoder(feat_num=feat_num, nef=nef) if feat_num > 0 else None
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
         self.gan = GANLoss(gan_mode)
         use_vgg = use_vgg_loss and lambda_vgg > 0
         if use_vgg and vgg_if_available and vgg_weights == "auto" and find_cached_vgg19() is None:
@@ -147,17 +156,19 @@ class Pix2PixHDModule(pl.LightningModule):
         self.progress = Progress(self.schedule)  # driven by the ProgressiveGrowth callback
         self.automatic_optimization = False
 
-    def _check_channels(self) -> None:
+    def _channel_problems(self) -> list[str]:
         expected = input_channels(self.label_nc, use_instance_edges=self.use_instance_edges, feat_num=self.feat_num)
         first = next(m for m in self.generator.modules() if isinstance(m, nn.Conv2d))
+        found = []
         if first.in_channels != expected:
-            raise ValueError(
+            found.append(
                 f"the generator takes {first.in_channels} input channels, but label_nc={self.label_nc}, "
                 f"use_instance_edges={self.use_instance_edges} and feat_num={self.feat_num} make {expected}"
             )
         d_first = self.discriminator.discriminators[0].layers[0][0]
         if d_first.in_channels != expected - self.feat_num + 3:
-            raise ValueError(f"the discriminator takes {d_first.in_channels} channels, expected {expected - self.feat_num + 3}")
+            found.append(f"the discriminator takes {d_first.in_channels} channels, expected {expected - self.feat_num + 3}")
+        return found
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -280,8 +291,18 @@ class Pix2PixHDModule(pl.LightningModule):
             for group in optimizer.param_groups:
                 group["lr"] = base * factor
 
+    def learning_rates(self) -> dict[str, float]:
+        """``lr/G`` and ``lr/D`` as the optimizers hold them now (schedule and linear scaling included)."""
+        opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
+        return {"lr/G": opt_g.param_groups[0]["lr"], "lr/D": opt_d.param_groups[0]["lr"]}
+
     # ----------------------------------------------------------------- state
     def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        problems = [line for urls in (getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None))
+                    for line in label_problems(self.label_nc, urls)]
+        if problems:
+            raise SettingsError(problems)
         if self.hparams.channels_last:
             self.to(memory_format=torch.channels_last)
         if self.hparams.activation_checkpointing:
@@ -341,7 +362,7 @@ class Pix2PixHDModule(pl.LightningModule):
         # checkpoints written before the Progress object kept its state in the ProgressiveGrowth callback's entry
         progress = checkpoint.get("progress") or checkpoint.get("callbacks", {}).get("ProgressiveGrowth")
         if progress:
-            self.progress.load_state_dict(progress)
+            self.progress.load_state_dict(progress, allow_stage_change=self.hparams.allow_stage_change)
         states = checkpoint.get("rng_states")
         if not states:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
+from hrgan.training.checks import SettingsError
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
 
 # A new stage ends the epoch, and only reloading the data every epoch gives the next one the stage's size.
@@ -51,7 +52,11 @@ class Progress:
                     if datamodule is None or not hasattr(datamodule, "train_batches_per_epoch"):
                         raise ValueError(f"stage {i} is given in epochs, which needs a ShardDataModule with known shard sizes")
                     self.epoch_batches[i] = datamodule.train_batches_per_epoch(stage.batch_size)
-        return self._take_position()
+        growth = self._take_position()
+        problems = self.schedule.length_problems()
+        if problems:
+            raise SettingsError(problems)
+        return growth
 
     def _take_position(self) -> GrowthState:
         """Give the stages set in epochs their length, and take the state of the last iteration done.
@@ -82,11 +87,32 @@ class Progress:
     def finish_iteration(self) -> None:
         self.iteration += 1
 
-    def state_dict(self) -> dict:
-        return {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
+    def _next_stage(self) -> int:
+        """The stage the next iteration is in (the last stage once the run is done)."""
+        return self.schedule.stage_index(min(self.iteration, self.schedule.total_steps - 1))
 
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from a checkpoint's progress; validate, test and export of it run at its stage."""
+    def state_dict(self) -> dict:
+        state = {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
+        if self._growth is not None or not any(stage.steps is None for stage in self.schedule.stages):
+            state["stage"] = self._next_stage()
+        return state
+
+    def load_state_dict(self, state: dict, *, allow_stage_change: bool = False) -> None:
+        """Continue from a checkpoint's progress; validate, test and export of it run at its stage.
+
+        A schedule that puts the checkpoint's iteration in another stage than the one it was saved in
+        is refused (``SettingsError``) unless ``allow_stage_change``.
+        """
         self.iteration = state["iteration"]
         self.epoch_batches = state.get("epoch_batches")
         self._take_position()
+        saved, now = state.get("stage"), self._next_stage()
+        if saved is not None and saved != now and not allow_stage_change:
+            stage = self.schedule.stages[now]
+            w, h = stage.resolution
+            raise SettingsError([
+                f"the checkpoint was saved at iteration {self.iteration} in stage {saved + 1} of its schedule, but this "
+                f"schedule puts iteration {self.iteration} in stage {now + 1} of {len(self.schedule.stages)} ({w}x{h}, "
+                f"{stage.n_enhancers} local enhancer(s)); restore the schedule, or set model.allow_stage_change true "
+                f"(--model.allow_stage_change true) to continue in stage {now + 1}"
+            ])

@@ -11,6 +11,7 @@ from PIL import Image
 
 from hrgan.cli import main
 from hrgan.artifacts import build_network, read_export
+from hrgan.data.shards import write_split
 from tests.wandb_offline import history
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -42,8 +43,11 @@ def fit(config, tmp_path, *extra):
 ])
 def test_paper_configs_start_on_shards(config, label_nc, two_stage, tiny_shards, tmp_path):
     schedule = stages([[64, 32], 0, 2, 1, 2], [[128, 64], 1, 3, 1, 2]) if two_stage else stages([[64, 32], 0, 2, 1, 3])
+    shards = tmp_path / "shards"  # the synthetic scenes, recorded with the config's label_nc (fit checks the manifest)
+    for split in ("train", "val"):
+        assert not write_split("pix2pixhd", tiny_shards.parent, split, shards, label_nc=label_nc, progress=False).bad
     fit(config, tmp_path, "--model.schedule.stages", schedule, "--model.vgg_weights", "random",
-        "--data.train_urls", str(tiny_shards / "train-*.tar"), "--data.val_urls", str(tiny_shards / "val-*.tar"),
+        "--data.train_urls", str(shards / "train-*.tar"), "--data.val_urls", str(shards / "val-*.tar"),
         "--data.resolution", "null", "--trainer.logger", "false")
     export = read_export(tmp_path / "export.pt")
     assert export["label_nc"] == label_nc and export["n_active_enhancers"] == int(two_stage)

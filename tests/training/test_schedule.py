@@ -18,16 +18,19 @@ def test_stage_boundaries_and_state():
     assert (state.stage, state.step_in_stage, state.resolution, state.num_D, state.batch_size) == (1, 2, (128, 64), 3, 2)
 
 
-def test_lr_is_constant_then_decays_linearly_to_zero():
+def test_lr_is_constant_then_decays_linearly_and_the_last_step_still_learns():
     s = schedule()
-    # pix2pixHD: lr stays for niter = 10 - 4 = 6 steps, then drops by lr / niter_decay each step
-    assert [s.state(i).lr_factor for i in range(10)] == [1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25, 0.0]
+    # pix2pixHD: lr stays for niter = 10 - 4 = 6 steps; each decay step runs at lr * (decay steps left, this one
+    # included) / niter_decay, so the first at lr and the last at lr / niter_decay (never 0 within the stage)
+    assert [s.state(i).lr_factor for i in range(10)] == [1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert s.state(9).lr_factor == 1 / 4
     assert all(s.state(i).lr_factor == 1 for i in range(10, 18))  # stage 1 has no decay
 
 
 def test_fade_in_and_fixed_global():
     s = schedule()
-    assert [s.state(10 + i).alpha for i in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    # alpha goes 0 -> 1 over fade_in_steps: the stage's first step runs the new enhancer at alpha 0
+    assert [s.state(10 + i).alpha for i in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     assert [s.state(10 + i).train_only_newest for i in range(5)] == [True, True, True, False, False]
     assert s.state(0).alpha == 1.0 and not s.state(0).train_only_newest
 
@@ -40,7 +43,8 @@ def test_epoch_stages_convert_with_their_lr_schedule():
     assert s.total_steps == 10 and s.stages[0].niter_decay == 5
     s.set_epoch_length(0, 7)  # once: a resumed run keeps the length it started with
     assert s.total_steps == 10 and s.stages[0].niter_decay == 5
-    assert s.state(4).lr_factor == 1.0 and s.state(5).lr_factor == pytest.approx(0.8)
+    assert s.state(5).lr_factor == 1.0 and s.state(6).lr_factor == pytest.approx(0.8)
+    assert s.state(9).lr_factor == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize("stages, message", [

@@ -1,0 +1,85 @@
+"""What a run checks before its first step: the schedule against the networks, label_nc against the data.
+
+Each function returns one line per problem, so that every problem is reported at once: the module
+raises the network ones together when it is built (``SettingsError``), the ``ProgressiveGrowth``
+callback the data ones at setup, and ``hrgan fit`` prints each as a line and exits with the usage code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+
+class SettingsError(ValueError):
+    """Settings a run cannot train with; ``problems`` holds one line each (the message lists them all)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def settings_error_in(error: BaseException) -> SettingsError | None:
+    """The ``SettingsError`` behind ``error``, which it may be or have been raised from (jsonargparse wraps
+    what a class raises while the configuration is instantiated); None when there is none."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SettingsError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def network_problems(schedule, *, generator: nn.Module, discriminator: nn.Module) -> list[str]:
+    """Stages the networks cannot run: more enhancers or discriminator scales than they have, a resolution
+    that is not a multiple of the generator's ``size_multiple`` for the stage, a missing output layer.
+
+    Args:
+        schedule: the run's ``ProgressiveSchedule``.
+        generator: any hrgan generator (``size_multiple`` and ``n_local_enhancers`` are used when it has them).
+        discriminator: a ``MultiscaleDiscriminator`` (its ``num_D`` scales).
+    """
+    from hrgan.models import Pix2PixHDGenerator
+
+    found = []
+    enhancers = getattr(generator, "n_local_enhancers", 0)
+    scales = getattr(discriminator, "num_D", None)
+    for i, stage in enumerate(schedule.stages):
+        name = f"stage {i + 1}"
+        k = stage.n_enhancers
+        if scales is not None and stage.num_D > scales:
+            found.append(f"{name}: num_D is {stage.num_D}, but the discriminator has {scales} scales (discriminator num_D)")
+        if k > enhancers:
+            found.append(f"{name}: n_enhancers is {k}, but the generator has {enhancers} local enhancer(s) "
+                         "(generator n_local_enhancers)")
+            continue
+        if hasattr(generator, "size_multiple") and k >= 0 and len(stage.resolution) == 2:
+            multiple = generator.size_multiple(k) if isinstance(generator, Pix2PixHDGenerator) else generator.size_multiple()
+            width, height = stage.resolution
+            if width % multiple or height % multiple:
+                found.append(f"{name}: resolution {width}x{height} is not a multiple of {multiple}, which the generator "
+                             f"needs with {k} local enhancer(s) active")
+        if isinstance(generator, Pix2PixHDGenerator) and k >= 0:
+            levels = [k, k - 1] if stage.fade_in_steps else [k]
+            for level in levels:
+                try:
+                    generator.head(level)
+                except ValueError as error:
+                    found.append(f"{name}: {error}")
+    return found
+
+
+def label_problems(label_nc: int, urls: str | Sequence[str] | None) -> list[str]:
+    """``label_nc`` disagreeing with what the manifest.json beside the shards of ``urls`` records."""
+    from hrgan.data.stream import manifest_label_ncs
+
+    if not urls:
+        return []
+    try:
+        recorded = manifest_label_ncs(urls)
+    except (FileNotFoundError, ValueError):  # no shards: the data module says so when it reads them
+        return []
+    return [f"label_nc is {label_nc}, but the shards' manifest {where} records label_nc {value}"
+            for where, value in recorded.items() if value != label_nc]
