@@ -170,7 +170,7 @@ def manifest_label_ncs(urls: str | Sequence[str]) -> dict[str, int]:
         manifest = folder / MANIFEST
         if not manifest.is_file():
             continue
-        for split, entry in json.loads(manifest.read_text()).get("splits", {}).items():
+        for split, entry in read_manifest(manifest).get("splits", {}).items():
             if "label_nc" in entry and names & {s["url"] for s in entry.get("shards", [])}:
                 found[f"{manifest} ({split})"] = int(entry["label_nc"])
     return found
