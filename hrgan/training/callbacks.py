@@ -414,5 +414,5 @@ class Checkpoints(ModelCheckpoint):
         super().on_train_end(trainer, pl_module)
         if self.dirpath is not None and not trainer.sanity_checking:
             path = Path(self.dirpath) / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
             self.last_model_path = str(path)

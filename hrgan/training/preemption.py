@@ -52,7 +52,7 @@ class SlurmRequeue(Callback):
         if trainer.strategy.reduce(flag, reduce_op="max").item() == 0:
             return
         rank_zero_info("Slurm asked to stop (requeue signal): saving and requeueing")
-        trainer.save_checkpoint(_CheckpointConnector.hpc_save_path(trainer.default_root_dir))
+        trainer.save_checkpoint(_CheckpointConnector.hpc_save_path(trainer.default_root_dir), weights_only=False)
         if trainer.is_global_zero:
             job = os.environ["SLURM_JOB_ID"]
             if os.environ.get("SLURM_ARRAY_JOB_ID"):
@@ -78,6 +78,6 @@ class SaveOnSigterm(Callback):
             return
         folder = getattr(trainer.checkpoint_callback, "dirpath", None) or os.path.join(trainer.default_root_dir, "checkpoints")
         path = os.path.join(folder, "last.ckpt")
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # a full checkpoint, to resume from
         rank_zero_info(f"SIGTERM: saved {path} after iteration {pl_module.iteration}; resume with --ckpt_path last")
         exception.code = 128 + signal.SIGTERM
