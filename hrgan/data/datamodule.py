@@ -123,7 +123,7 @@ class ShardDataModule(pl.LightningDataModule):
         self._delivered = 0  # training batches handed to the model in the current epoch
         self._resume: dict | None = None  # data position restored from a checkpoint
         self._epoch = 0  # the data epoch (shard shuffle) the training loader reads
-        self._epoch_offset = 0  # Lightning's epoch minus the data epoch (non-zero after some resumes)
+        self._start = 0  # the batch of that epoch it started at
 
     # ------------------------------------------------------------- preparation
     def prepare_data(self) -> None:
@@ -263,18 +263,19 @@ class ShardDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_urls is None:
             raise ValueError("no training data: set data.train_urls (or data.synthetic)")
-        current = self.trainer.current_epoch if self.trainer is not None else 0
-        epoch, start = current - self._epoch_offset, 0
-        if self._resume is not None:
-            # Continue the data epoch the checkpoint was reading, where it stopped, whatever epoch
-            # Lightning counts: a run stopped by max_steps (or a signal) is saved with its epoch
-            # marked complete although its data epoch was not.
+        # The data epoch is counted here, not read from Lightning, whose epoch counter a resumed run
+        # moves at other times (a run stopped by max_steps or a signal is saved with its epoch
+        # complete; the loader is made once before Lightning moves to the next epoch and once after).
+        if self._resume is not None:  # continue the data epoch the checkpoint was reading, where it stopped
             epoch, start = self._resume["epoch"], self._resume["batches"]
             if start >= self.train_batches_per_epoch(self.batch_size):
                 epoch, start = epoch + 1, 0  # that epoch's data was all read
-            self._epoch_offset = current - epoch
             self._resume = None
-        self._epoch, self._delivered = epoch, start
+        elif self._delivered > self._start:  # the last loader was read from: a new epoch
+            epoch, start = self._epoch + 1, 0
+        else:  # made again before any batch was read
+            epoch, start = self._epoch, self._start
+        self._epoch, self._start, self._delivered = epoch, start, start
         return self._loader(self._stream(self.train_urls, train=True, batch_size=self.batch_size, epoch=epoch,
                                          start_batch=start, counts=self.bad_counts("train")))
 

@@ -10,6 +10,7 @@ encoding works (pix2pixHD reads it from Cityscapes' ``id // 1000``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -119,18 +120,20 @@ class StyleBank:
         self, label: torch.Tensor, instance: torch.Tensor, *, cluster: int | None, rng: np.random.Generator
     ) -> torch.Tensor:
         """[F, H, W]: every instance filled with one centre of its class, ``cluster`` or a random one from
-        ``rng``; classes without styles stay zero. ``ValueError`` when ``cluster`` is past the last cluster of a
-        class in ``label`` that has styles."""
+        ``rng``; classes without styles stay zero. A class with fewer clusters than ``cluster`` takes its last
+        one, with a warning (a ``cluster`` past every class's is refused by ``check_options``)."""
         label_nc, _, feat_num = self.centres.shape
         region, classes, _ = instance_regions(label, instance, label_nc)
         values = torch.zeros(len(classes), feat_num)
         for i, c in enumerate(classes.tolist()):
             n = int(self.counts[c]) if c >= 0 else 0
-            if n and cluster is not None and cluster >= n:
-                raise ValueError(f"style cluster:{cluster} is past the last cluster of class {c}, which has {n} "
-                                 f"(cluster:0 to cluster:{n - 1})")
-            if n:
-                values[i] = self.centres[c, cluster if cluster is not None else int(rng.integers(n))]
+            if not n:
+                continue
+            chosen = cluster if cluster is not None else int(rng.integers(n))
+            if chosen >= n:  # classes with few instances get fewer clusters: say so, use the last
+                warnings.warn(f"style cluster:{cluster}: class {c} has {n} cluster(s); it uses cluster:{n - 1}", stacklevel=2)
+                chosen = n - 1
+            values[i] = self.centres[c, chosen]
         return values.to(label.device)[region].permute(2, 0, 1)
 
 

@@ -394,7 +394,7 @@ class Checkpoints(ModelCheckpoint):
 
     def _save_none_monitor_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
         super()._save_none_monitor_checkpoint(trainer, monitor_candidates)
-        if self.keep >= 2:
+        if self.keep >= 2 and trainer.is_global_zero:  # one rank deletes: others would stat vanishing files
             self._remove_old_periodic(trainer)
 
     def _remove_old_periodic(self, trainer: pl.Trainer) -> None:

@@ -74,8 +74,8 @@ class SaveOnSigterm(Callback):
     """
 
     def on_exception(self, trainer: pl.Trainer, pl_module, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException):
-            return
+        if not isinstance(exception, SIGTERMException) or trainer.state.fn != "fit":
+            return  # a killed validate has nothing to save, and must not replace the run's last.ckpt
         folder = getattr(trainer.checkpoint_callback, "dirpath", None) or os.path.join(trainer.default_root_dir, "checkpoints")
         path = os.path.join(folder, "last.ckpt")
         trainer.save_checkpoint(path, weights_only=False)  # a full checkpoint, to resume from

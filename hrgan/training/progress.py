@@ -93,7 +93,8 @@ class Progress:
 
     def state_dict(self) -> dict:
         state = {"iteration": self.iteration, "epoch_batches": self.epoch_batches}
-        if self._growth is not None or not any(stage.steps is None for stage in self.schedule.stages):
+        known = self._growth is not None or not any(stage.steps is None for stage in self.schedule.stages)
+        if known and not self.done:  # a finished run may go on with stages added after its last
             state["stage"] = self._next_stage()
         return state
 

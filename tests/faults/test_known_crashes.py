@@ -73,14 +73,15 @@ def test_the_fade_in_starts_at_alpha_0_and_reaches_1_after_fade_in_steps(tiny_sh
     assert [row[4] for row in logged.rows] == [1.0, 1.0, 0.0, 0.25, 0.5, 0.75, 1.0]
 
 
-def test_style_cluster_past_the_last_cluster_of_a_class_is_an_error():
+def test_style_cluster_past_the_last_cluster_of_a_class_warns_and_takes_its_last():
     bank = StyleBank(centres=torch.arange(6.0).reshape(2, 3, 1), counts=torch.tensor([3, 1]), instances=torch.tensor([5, 1]))
     label = torch.tensor([[0, 0], [1, 1]])
     instance = torch.tensor([[1, 1], [2, 2]])
     rng = np.random.default_rng(0)
     assert bank.feature_map(label, instance, cluster=0, rng=rng)[0].tolist() == [[0.0, 0.0], [3.0, 3.0]]
-    with pytest.raises(ValueError, match=r"style cluster:2 is past the last cluster of class 1, which has 1 \(cluster:0 to cluster:0\)"):
-        bank.feature_map(label, instance, cluster=2, rng=rng)  # clamped to cluster 0 before
+    with pytest.warns(UserWarning, match=r"style cluster:2: class 1 has 1 cluster\(s\); it uses cluster:0"):
+        styled = bank.feature_map(label, instance, cluster=2, rng=rng)  # silently clamped before
+    assert styled[0].tolist() == [[2.0, 2.0], [3.0, 3.0]]
     assert bank.feature_map(label[:1], instance[:1], cluster=2, rng=rng)[0].tolist() == [[2.0, 2.0]]  # class 0 has 3
 
 

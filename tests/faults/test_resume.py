@@ -152,3 +152,26 @@ def test_resume_last_takes_a_periodic_checkpoint_newer_than_last_ckpt(tiny_shard
     assert trained.done == [4, 5, 6, 7, 8]  # from iteration 3, not from the finished run's last.ckpt
     assert not stale.exists()
     assert_same_run(full, resumed)
+
+
+def test_resume_from_a_checkpoint_at_an_epochs_end_is_exact(tiny_shards, tmp_path):
+    """16 scenes in batches of 2: iteration 8 ends the first data epoch; the resumed run reads the second."""
+    from hrgan.training.schedule import ProgressiveSchedule, Stage
+
+    def schedule():
+        return ProgressiveSchedule([Stage(resolution=(64, 32), n_enhancers=0, num_D=1, batch_size=2, steps=12)])
+
+    full = fit(tmp_path / "a", tiny_shards, schedule=schedule(), every=8)
+    resumed = fit(tmp_path / "b", tiny_shards, schedule=schedule(), ckpt_path=str(tmp_path / "a" / "ckpt" / "iter_0000008.ckpt"))
+    assert_same_run(full, resumed)
+
+
+def test_a_finished_run_goes_on_with_a_stage_added(tiny_shards, tmp_path):
+    from hrgan.training.schedule import ProgressiveSchedule, Stage
+
+    first = Stage(resolution=(64, 32), n_enhancers=0, num_D=1, batch_size=2, steps=2)
+    fit(tmp_path / "a", tiny_shards, schedule=ProgressiveSchedule([first]))
+    trained = Iterations()
+    grown = ProgressiveSchedule([first, Stage(resolution=(128, 64), n_enhancers=1, num_D=2, batch_size=1, steps=2)])
+    fit(tmp_path / "a", tiny_shards, schedule=grown, callbacks=[trained], ckpt_path=str(tmp_path / "a" / "ckpt" / "last.ckpt"))
+    assert trained.done == [3, 4]
