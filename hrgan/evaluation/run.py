@@ -30,13 +30,17 @@ SOURCE = "source.json"  # in the shard cache: what it was made from
 
 def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synthesizer, skip: Path) -> dict:
     """What a shard cache of ``folder`` depends on: the folder, the sharding options, and every file's
-    path, size and modification time (a digest of them), ``skip`` (the cache itself) left out."""
+    path, size and modification time (a digest of them), ``skip`` (the cache itself) and the report's own
+    files left out."""
     digest = hashlib.sha256()
     skip = skip.resolve()
+    report = Path(options.out).resolve()  # the report and what goes beside it, when --out is inside the folder
     for parent, folders, files in os.walk(folder):
         folders[:] = sorted(f for f in folders if (Path(parent) / f).resolve() != skip)
         for name in sorted(files):
             path = Path(parent) / name
+            if path.resolve().parent == report.parent and name.startswith(report.stem):
+                continue
             stat = path.stat()
             digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return {"folder": str(folder.resolve()), "layout": options.layout, "split": options.split,
