@@ -14,15 +14,10 @@ from hrgan.training.callbacks import Checkpoints
 from hrgan.training.checks import SettingsError
 from hrgan.training.module import Pix2PixHDModule
 from hrgan.training.schedule import ProgressiveSchedule, Stage
-from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
+from tests.training.helpers import TINY_NET_ARGS, tiny_data, tiny_module, tiny_trainer, two_stages
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-TINY_NETS = [
-    "--model.generator.init_args.ngf", "4", "--model.generator.init_args.n_downsample_global", "2",
-    "--model.generator.init_args.n_blocks_global", "1", "--model.discriminator.init_args.ndf", "4",
-    "--model.discriminator.init_args.n_layers", "2", "--trainer.enable_progress_bar", "false",
-    "--data.num_workers", "0", "--trainer.logger", "false", "--model.use_vgg_loss", "false",
-]
+TINY_NETS = [*TINY_NET_ARGS, "--trainer.logger", "false", "--model.use_vgg_loss", "false"]
 
 
 class CountSteps(Callback):

@@ -13,6 +13,14 @@ from hrgan.training.schedule import ProgressiveSchedule, Stage
 
 LABEL_NC = 8  # the synthetic scenes
 
+# hrgan fit options that make a config's networks tiny and its run quiet (for CLI tests)
+TINY_NET_ARGS = [
+    "--model.generator.init_args.ngf", "4", "--model.generator.init_args.n_downsample_global", "2",
+    "--model.generator.init_args.n_blocks_global", "1", "--model.discriminator.init_args.ndf", "4",
+    "--model.discriminator.init_args.n_layers", "2", "--trainer.enable_progress_bar", "false",
+    "--data.num_workers", "0",
+]
+
 
 def two_stages(first: int = 4, second: int = 4, **second_stage) -> ProgressiveSchedule:
     return ProgressiveSchedule([

@@ -12,15 +12,11 @@ from PIL import Image
 from hrgan.cli import main
 from hrgan.artifacts import build_network, read_export
 from hrgan.data.shards import write_split
+from tests.training.helpers import TINY_NET_ARGS
 from tests.wandb_offline import history
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-TINY_NETS = [
-    "--model.generator.init_args.ngf", "4", "--model.generator.init_args.n_downsample_global", "2",
-    "--model.generator.init_args.n_blocks_global", "1", "--model.discriminator.init_args.ndf", "4",
-    "--model.discriminator.init_args.n_layers", "2", "--trainer.enable_progress_bar", "false",
-    "--data.num_workers", "0", "--trainer.val_check_interval", "2", "--trainer.log_every_n_steps", "1",
-]
+TINY_NETS = [*TINY_NET_ARGS, "--trainer.val_check_interval", "2", "--trainer.log_every_n_steps", "1"]
 
 
 def stages(*specs):
