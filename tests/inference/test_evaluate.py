@@ -149,15 +149,17 @@ def test_two_processes_give_the_single_process_numbers(trained, tiny_shards, inc
     one, two = reports["1"], reports["2"]
     assert two["processes"] == 2 and one["processes"] == 1
     assert [r["key"] for r in two["samples"]] == [r["key"] for r in one["samples"]] and len(one["samples"]) == 16
+    # each rank runs other batch compositions, and CPU kernels differ by batch size: the photos agree
+    # within 1e-5 (tests/tolerances.py), the scores to the same order (SSIM was seen 2e-6 apart, relative)
     for key in ("psnr", "ssim", "miou", "pixel_accuracy"):
-        assert two[key] == pytest.approx(one[key], rel=1e-6), key
+        assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-5), key
     assert two["fid"] == pytest.approx(one["fid"], rel=1e-4)
     # ranks see other batch compositions, so per-class scores agree to rounding; pixel counts exactly
     assert [r["pixels"] for r in two["per_class"]] == [r["pixels"] for r in one["per_class"]]
     for a, b in zip(two["per_class"], one["per_class"], strict=True):
         assert a.keys() == b.keys()
         for key, value in b.items():
-            assert a[key] == (pytest.approx(value, rel=1e-6) if isinstance(value, float) else value), key
+            assert a[key] == (pytest.approx(value, rel=1e-5, abs=1e-5) if isinstance(value, float) else value), key
 
 
 def test_evaluation_callback_scores_a_fixed_subset_during_training(tiny_shards, inception_file, segmenter_file, tmp_path):
