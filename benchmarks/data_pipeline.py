@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hrgan.data.augment import GPUAugment  # noqa: E402
 from hrgan.data.decode import collate  # noqa: E402
+from hrgan.data.labels import LabelConvention  # noqa: E402
 from hrgan.data.shards import write_split  # noqa: E402
 from hrgan.data.stream import ShardStream  # noqa: E402
 from hrgan.data.synthetic import write_dataset  # noqa: E402
@@ -37,7 +38,7 @@ def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None) -> st
         source = "cityscapes_vid2vid_sample (seq0000, JPEG photos)"
         layout, root = "folders", VID2VID
         options = {"labels": "{split}_A/seq0000", "instances": "{split}_inst/seq0000", "images": "{split}_B/seq0000",
-                   "label_nc": 35}
+                   "convention": LabelConvention(35)}
     else:
         source = f"synthetic 2048x1024 ({num} scenes, PNG photos)"
         write_dataset(out / "src", num=num, width=2048, height=1024, workers=2, progress=False)

@@ -3,17 +3,37 @@
 Each sample becomes label.png (8 or 16 bit), inst.png (16 bit, when present),
 img.<ext> (the original bytes unless --reencode or --size) and json (size and
 source paths) in OUT/SPLIT-NNNNNN.tar. OUT/manifest.json records, per split,
-the shards and their sample counts, label_nc, the ignore value, per-class pixel
-frequencies, image sizes, instance presence and every skipped file with its
-reason. Bad samples (unreadable, truncated, sizes that differ, label values out
-of range, over the pixel limit HRGAN_MAX_PIXELS, default 2**26) are skipped;
-the command fails (exit 1) only when more than --max-bad-fraction of them are
-bad, or when OUT/manifest.json exists but is corrupt (named, left as it is).
+the shards and their sample counts, label_nc, the ignore value, the class
+table, per-class pixel frequencies, the label values found, image sizes,
+instance presence and every skipped file with its reason.
+
+Label conventions: the mask files' value of class 0 is --label-offset (ADE20K:
+1, so file values 1..150 are stored as 0..149) and their "unlabeled" value is
+--ignore-index (ADE20K: 0, COCO-Stuff: 255); with an offset, unlabeled pixels
+are stored as 255. --classes NAME (a built-in table: ade20k, celebamask-hq,
+cityscapes, coco-stuff, facades, synthetic) or --classes FILE (a classes.json)
+gives label_nc, the offset and the ignore value in one option; a classes.json
+under --root is read when no option says otherwise. The command prints the
+values it found and what to pass when they disagree with the options.
+
+Sizes: with --size WxH every modality is resized to WxH before sizes are
+compared (photos Lanczos, label and instance maps nearest), so 512x512 masks
+pair with their 1024x1024 photos and a set of mixed sizes comes out uniform;
+pairs whose aspect ratios differ are bad samples.
+
+Bad samples (unreadable, truncated, sizes that differ, label values that are
+neither a class nor the ignore value, over the pixel limit HRGAN_MAX_PIXELS,
+default 2**26) are skipped. When more than --max-bad-fraction of them are bad
+the command fails (exit 1) and writes nothing: the split's existing shards and
+OUT/manifest.json stay as they were. A corrupt OUT/manifest.json is named and
+left as it is (exit 1).
 
 examples:
   hrgan shards --layout cityscapes --root /data/cityscapes --split train --out shards/ --label-nc 35
   hrgan shards --layout pix2pixhd --root data/synth --split train --out data/synth/shards --size 1024x512
   hrgan shards --layout folders --root data --labels 'masks/{split}' --images 'photos/{split}' --out shards/ --label-nc 19
+  hrgan shards --layout folders --root ADEChallengeData2016 --labels 'annotations/{split}' --images 'images/{split}' \
+      --split training --classes ade20k --size 512x512 --out shards/
 """
 
 from __future__ import annotations
@@ -36,8 +56,15 @@ def build_parser():
     parser.add_argument("--root", type=Path, required=True, help="dataset root")
     parser.add_argument("--split", default="train", help="split name (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="output folder for {split}-NNNNNN.tar and manifest.json")
-    parser.add_argument("--label-nc", type=positive_int, help="number of label classes (default: classes.json's label_nc under --root)")
-    parser.add_argument("--ignore-index", type=non_negative_int, help="label value meaning 'unlabeled' (e.g. 255 for COCO-Stuff)")
+    parser.add_argument("--classes", metavar="NAME|FILE",
+                        help="class table: a built-in name or a classes.json; gives label_nc, --label-offset and "
+                             "--ignore-index unless they are passed (default: classes.json under --root, if any)")
+    parser.add_argument("--label-nc", type=positive_int, help="number of label classes (default: from the class table)")
+    parser.add_argument("--ignore-index", type=non_negative_int,
+                        help="the mask files' value meaning 'unlabeled' (e.g. 255 for COCO-Stuff, 0 for ADE20K)")
+    parser.add_argument("--label-offset", type=int, metavar="K",
+                        help="the mask files' value of class 0: stored id = value - K (1 for classes numbered from 1; "
+                             "default: from the class table, else 0)")
     parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
     parser.add_argument("--palette-tolerance", type=non_negative_float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
     parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")
@@ -61,17 +88,21 @@ def build_parser():
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from hrgan.data.labels import describe_values
     from hrgan.data.palette import Palette
-    from hrgan.data.shards import label_nc_from_root, write_split
+    from hrgan.data.shards import label_convention, write_split
 
     try:
-        label_nc = args.label_nc if args.label_nc is not None else label_nc_from_root(args.root)
+        convention, classes = label_convention(args.root, label_nc=args.label_nc, ignore_index=args.ignore_index,
+                                               label_offset=args.label_offset, classes=args.classes)
+    except FileNotFoundError as error:
+        return fail(PROG, str(error))
     except ValueError as error:
-        parser.error(f"--label-nc is required: {error}")
+        parser.error(str(error))
     try:
         palette = Palette.load(args.palette, tolerance=args.palette_tolerance) if args.palette else None
         result = write_split(
-            args.layout, args.root, args.split, args.out, label_nc=label_nc, ignore_index=args.ignore_index,
+            args.layout, args.root, args.split, args.out, convention=convention, classes=classes,
             palette=palette, labels=args.labels, instances=args.instances, images=args.images,
             require_images=not args.allow_missing_images, reencode=args.reencode, size=args.size,
             max_shard_samples=args.max_shard_samples, max_shard_mb=args.max_shard_mb, workers=args.workers,
@@ -86,14 +117,24 @@ def main(argv: list[str] | None = None) -> int:
     for item in result.bad:
         print(f"bad sample {item.path}: {item.reason}", file=sys.stderr)
     entry = result.entry
-    print(f"wrote {entry['num_samples']} samples in {len(entry['shards'])} shards to {args.out} ({result.manifest.name} "
-          f"updated); {len(result.bad)} bad, {len(result.unpaired)} unpaired files skipped")
+    offset = f", offset {convention.offset}" if convention.offset else ""
+    ignore = f", ignore value {convention.ignore_index}" if convention.ignore_index is not None else ""
+    print(f"label values found: {describe_values(result.label_values)} (label_nc {convention.label_nc}{offset}{ignore})")
+    for line in result.advice:
+        print(f"check: {line}", file=sys.stderr)
     if "palette_outside_fraction" in entry:
         outside = entry["palette_outside_fraction"]
         print(f"palette: on average {outside['mean']:.1%} of label pixels were farther than {args.palette_tolerance} "
               f"from every palette colour (max {outside['max']:.1%})")
     if result.too_many_bad:
-        return fail(PROG, f"{len(result.bad)} of {result.considered} samples are bad (> {args.max_bad_fraction:.0%})")
+        return fail(PROG, f"{len(result.bad)} of {result.considered} samples are bad (> {args.max_bad_fraction:.0%}); "
+                          f"nothing written, {args.out} left as it was")
+    sizes = ", ".join(f"{size} ({n})" for size, n in sorted(entry["image_sizes"].items(), key=lambda kv: -kv[1]))
+    print(f"wrote {entry['num_samples']} samples in {len(entry['shards'])} shards to {args.out} ({result.manifest.name} "
+          f"updated); {len(result.bad)} bad, {len(result.unpaired)} unpaired files skipped; sizes: {sizes or 'none'}")
+    if len(entry["image_sizes"]) > 1:
+        print("check: the samples have several sizes; pass --size WxH (here) or --data.load_size [W,H] (hrgan fit) "
+              "to train on them", file=sys.stderr)
     return 0
 
 

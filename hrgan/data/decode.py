@@ -93,7 +93,8 @@ def collate(samples: list[dict]) -> dict:
         if len(shapes) > 1:
             raise ValueError(
                 f"samples of different sizes in one batch ({sorted(shapes)}, keys {batch['key']}); "
-                "set load_size to resize them on load"
+                "resize them once with 'hrgan shards --size WxH', or on load with --data.load_size [W,H] (fit) "
+                "or --load-size WxH (evaluate)"
             )
         batch[name] = torch.stack(present)
     return batch

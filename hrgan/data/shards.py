@@ -27,8 +27,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from hrgan import __version__
-from hrgan.conditioning import invalid_label_values
+from hrgan.conditioning import format_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
+from hrgan.data.classes import builtin_tables, read_table, table_info
+from hrgan.data.labels import LabelConvention, label_advice, value_counts
 from hrgan.data.layouts import SampleFiles, Unpaired, find_samples
 from hrgan.data.names import safe_key
 from hrgan.data.palette import Palette
@@ -39,11 +41,10 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class ShardOptions:
-    label_nc: int
-    ignore_index: int | None = None
+    convention: LabelConvention
     palette: Palette | None = None
     reencode: str | None = None  # None (keep bytes), "png" or "jpg"
-    size: tuple[int, int] | None = None  # (W, H) every sample is resized to
+    size: tuple[int, int] | None = None  # (W, H) every modality is resized to before sizes are compared
 
 
 def nearest_resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -54,6 +55,9 @@ def nearest_resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return array[np.ix_(rows, cols)]
 
 
+ASPECT_TOLERANCE = 0.02  # relative: 1024x1024 photos with 512x512 masks pair, 1024x768 with 512x512 do not
+
+
 @dataclass
 class PreparedSample:
     key: str
@@ -62,6 +66,21 @@ class PreparedSample:
     height: int
     class_pixels: np.ndarray
     palette_outside: float | None
+    label_values: Counter  # file values (before the offset) -> pixels
+
+
+@dataclass
+class RejectedSample:
+    problem: Unpaired
+    label_values: Counter | None = None  # when the label map itself could be read
+
+
+class LabelValuesError(BadSampleError):
+    """Label values that are neither a class nor the ignore value; keeps the values found for the report."""
+
+    def __init__(self, message: str, counts: Counter) -> None:
+        super().__init__(message)
+        self.counts = counts
 
 
 def _read(path: Path) -> bytes:
@@ -71,39 +90,51 @@ def _read(path: Path) -> bytes:
         raise BadSampleError(f"{path}: cannot read ({error.strerror or error})") from error
 
 
-def _check_labels(label: np.ndarray, options: ShardOptions, source: Path) -> None:
-    values = invalid_label_values(label, options.label_nc, ignore_index=options.ignore_index)
-    if values:
-        raise BadSampleError(
-            f"{source}: label values outside [0, {options.label_nc}): {values[:20]}"
-            + ("" if options.ignore_index is not None else " (set --ignore-index for an 'unlabeled' value)")
-        )
+def _check_pair(path: Path, what: str, size: tuple[int, int], label_size: tuple[int, int], resizing: bool) -> None:
+    """Another modality's size against the label map's: equal, or with ``resizing`` of the same aspect ratio."""
+    (width, height), (label_width, label_height) = size, label_size
+    if size == label_size:
+        return
+    shown = f"{path}: {what} is {width}x{height}, label map {label_width}x{label_height}"
+    if not resizing:
+        raise BadSampleError(f"{shown} (pass --size WxH to resize each to one size)")
+    if abs(width * label_height / (height * label_width) - 1) > ASPECT_TOLERANCE:
+        raise BadSampleError(f"{shown}: their aspect ratios differ, so they do not show the same picture")
 
 
 def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
-    """Read, validate and encode one sample; raises ``BadSampleError`` naming the file and the problem."""
+    """Read, validate and encode one sample; raises ``BadSampleError`` naming the file and the problem.
+
+    With ``options.size`` each modality is resized to it (labels and instances nearest, photos Lanczos)
+    before anything is compared, so masks at half the photo's size pair with their photos.
+    """
     label_image = decode_image(_read(files.label), files.label)
     palette_outside = None
     if options.palette is not None and label_image.mode in ("RGB", "RGBA"):
-        label, palette_outside = options.palette.to_ids(np.asarray(label_image.convert("RGB")))
+        raw, palette_outside = options.palette.to_ids(np.asarray(label_image.convert("RGB")))
     else:
-        label = map_to_array(label_image, files.label, "label")
-    source_height, source_width = label.shape
+        raw = map_to_array(label_image, files.label, "label")
+    source_height, source_width = raw.shape
+    convention = options.convention
+    counts = value_counts(raw)
+    outside = convention.out_of_range(sorted(counts))
+    if outside:
+        hint = "" if convention.ignore_index is not None else " (set --ignore-index for an 'unlabeled' value)"
+        raise LabelValuesError(f"{files.label}: label values {format_values(outside)} are neither a class "
+                               f"({convention.offset}..{convention.offset + convention.label_nc - 1}) nor the "
+                               f"ignore value{hint}", counts)
+    label = convention.apply(raw)
     if options.size is not None:
         label = nearest_resize(label, options.size)
     height, width = label.shape
-    _check_labels(label, options, files.label)
     label_dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
     key = safe_key(files.key.replace(".", "_"), str(files.label))  # webdataset splits keys from extensions at the first dot
     record = {"label.png": encode_png(label.astype(label_dtype))}
+    resizing = options.size is not None
     if files.instance is not None:
         instance = map_to_array(decode_image(_read(files.instance), files.instance), files.instance, "instance")
-        if instance.shape != (source_height, source_width):
-            raise BadSampleError(
-                f"{files.instance}: instance map is {instance.shape[1]}x{instance.shape[0]}, "
-                f"label map {source_width}x{source_height}"
-            )
-        if options.size is not None:
+        _check_pair(files.instance, "instance map", (instance.shape[1], instance.shape[0]), (source_width, source_height), resizing)
+        if resizing:
             instance = nearest_resize(instance, options.size)
         if instance.min(initial=0) < 0 or instance.max(initial=0) > 65535:
             raise BadSampleError(f"{files.instance}: instance ids must fit in 16 bits (0..65535)")
@@ -111,14 +142,11 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
     if files.image is not None:
         data = _read(files.image)
         photo = decode_image(data, files.image)
-        if photo.size != (source_width, source_height):
-            raise BadSampleError(
-                f"{files.image}: image is {photo.size[0]}x{photo.size[1]}, label map {source_width}x{source_height}"
-            )
+        _check_pair(files.image, "image", photo.size, (source_width, source_height), resizing)
         ext = files.image.suffix.lower().lstrip(".").replace("jpeg", "jpg")
-        if options.reencode or options.size is not None:
+        if options.reencode or resizing:
             photo = photo.convert("RGB")
-            if options.size is not None:
+            if resizing and photo.size != (width, height):
                 photo = photo.resize((width, height), Image.LANCZOS)
             fmt = options.reencode or ("jpg" if ext == "jpg" else "png")
             buffer = io.BytesIO()
@@ -136,32 +164,38 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
     if palette_outside is not None:
         meta["palette_outside_fraction"] = palette_outside
     record["json"] = json.dumps(meta).encode()
-    valid = label if options.ignore_index is None else label[label != options.ignore_index]
-    class_pixels = np.bincount(valid.ravel(), minlength=options.label_nc)[: options.label_nc]
-    return PreparedSample(key, record, width, height, class_pixels, palette_outside)
+    ignore = convention.stored_ignore
+    valid = label if ignore is None else label[label != ignore]
+    class_pixels = np.bincount(valid.ravel(), minlength=convention.label_nc)[: convention.label_nc]
+    return PreparedSample(key, record, width, height, class_pixels, palette_outside, counts)
 
 
-def _prepare_or_report(job: tuple[SampleFiles, ShardOptions]) -> PreparedSample | Unpaired:
+def _prepare_or_report(job: tuple[SampleFiles, ShardOptions]) -> PreparedSample | RejectedSample:
     files, options = job
     try:
         return prepare_sample(files, options)
+    except LabelValuesError as error:
+        return RejectedSample(Unpaired(files.label, str(error)), error.counts)
     except BadSampleError as error:
-        return Unpaired(files.label, str(error))
+        return RejectedSample(Unpaired(files.label, str(error)))
 
 
 class _ShardSink:
-    """Writes samples into numbered tar files, each through a temporary name and a rename."""
+    """Writes samples into numbered tar files under temporary names; ``commit`` renames them all at the end,
+    so a split that fails leaves the folder's shards as they were."""
 
     def __init__(self, out: Path, split: str, *, max_samples: int, max_bytes: int) -> None:
         self.out, self.split = out, split
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[dict] = []
+        self._temporaries: list[Path] = []
         self._file = self._writer = None
 
     def _open(self) -> None:
         name = f"{self.split}-{len(self.shards):06d}.tar"
-        self._tmp = self.out / f".{name}.{os.getpid()}.tmp"  # two writers of one folder never share a temp file
-        self._file = open(self._tmp, "wb")
+        temporary = self.out / f".{name}.{os.getpid()}.tmp"  # two writers of one folder never share a temp file
+        self._temporaries.append(temporary)
+        self._file = open(temporary, "wb")
         self._writer = wds.TarWriter(self._file, encoder=False, mtime=0)
         self.shards.append({"url": name, "samples": 0, "bytes": 0})
 
@@ -170,8 +204,7 @@ class _ShardSink:
             return
         self._writer.close()
         self._file.close()
-        os.replace(self._tmp, self.out / self.shards[-1]["url"])
-        self.shards[-1]["bytes"] = (self.out / self.shards[-1]["url"]).stat().st_size
+        self.shards[-1]["bytes"] = self._temporaries[-1].stat().st_size
         self._file = self._writer = None
 
     def write(self, sample: PreparedSample) -> None:
@@ -183,14 +216,37 @@ class _ShardSink:
         self.shards[-1]["samples"] += 1
         self.shards[-1]["bytes"] += size
 
-    def finish(self) -> list[dict]:
+    def close(self) -> None:
         self._close()
+
+    def commit(self) -> list[dict]:
+        """Give every shard its final name; returns the shard records."""
+        self._close()
+        for temporary, shard in zip(self._temporaries, self.shards, strict=True):
+            os.replace(temporary, self.out / shard["url"])
         return self.shards
 
     def abort(self) -> None:
         if self._writer is not None:
             self._file.close()
-            self._tmp.unlink(missing_ok=True)
+            self._writer = None
+        for temporary in self._temporaries:
+            temporary.unlink(missing_ok=True)
+
+
+@dataclass
+class WrittenShards:
+    """What ``write_shards`` did: the shards (committed, or none when too many samples were bad) and statistics."""
+
+    shards: list[dict]
+    good: int
+    bad: list[Unpaired]
+    stats: dict
+    label_values: Counter
+
+    def too_many_bad(self, max_bad_fraction: float) -> bool:
+        considered = self.good + len(self.bad)
+        return bool(considered) and len(self.bad) / considered > max_bad_fraction
 
 
 def write_shards(
@@ -203,12 +259,17 @@ def write_shards(
     max_megabytes: float = 512,
     workers: int = 1,
     progress: bool = True,
-) -> tuple[list[dict], list[Unpaired], dict]:
-    """Validate and write ``samples`` in order; returns (shards, bad samples, statistics)."""
+    max_bad_fraction: float = 1.0,
+) -> WrittenShards:
+    """Validate and write ``samples`` in order. The shards get their final names only when at most
+    ``max_bad_fraction`` of the samples are bad; otherwise none is left and ``shards`` is empty."""
     out.mkdir(parents=True, exist_ok=True)
     sink = _ShardSink(out, split, max_samples=max_samples, max_bytes=int(max_megabytes * 2**20))
     bad: list[Unpaired] = []
-    class_pixels = np.zeros(options.label_nc, dtype=np.int64)
+    good = 0
+    label_nc = options.convention.label_nc
+    class_pixels = np.zeros(label_nc, dtype=np.int64)
+    label_values: Counter = Counter()
     sizes: Counter[str] = Counter()
     outside: list[float] = []
     jobs = [(s, options) for s in samples]
@@ -218,14 +279,18 @@ def write_shards(
         results = pool.map(_prepare_or_report, jobs, chunksize=2) if pool else map(_prepare_or_report, jobs)
         for result in results:
             bar.update()
-            if isinstance(result, Unpaired):
-                bad.append(result)
+            if isinstance(result, RejectedSample):
+                bad.append(result.problem)
+                label_values.update(result.label_values or {})
                 continue
             sink.write(result)
+            good += 1
+            label_values.update(result.label_values)
             class_pixels += result.class_pixels
             sizes[f"{result.width}x{result.height}"] += 1
             if result.palette_outside is not None:
                 outside.append(result.palette_outside)
+        sink.close()
     except BaseException:
         sink.abort()
         raise
@@ -233,16 +298,21 @@ def write_shards(
         bar.close()
         if pool:
             pool.shutdown()
-    shards = sink.finish()
     total = int(class_pixels.sum())
     stats = {
         "class_pixel_counts": class_pixels.tolist(),
         "class_pixel_frequency": (class_pixels / max(total, 1)).round(6).tolist(),
         "image_sizes": dict(sizes),
+        "label_values": {str(v): label_values[v] for v in sorted(label_values)},
     }
     if outside:
         stats["palette_outside_fraction"] = {"mean": float(np.mean(outside)), "max": float(np.max(outside))}
-    return shards, bad, stats
+    written = WrittenShards([], good, bad, stats, label_values)
+    if written.too_many_bad(max_bad_fraction):
+        sink.abort()
+    else:
+        written.shards = sink.commit()
+    return written
 
 
 def read_manifest(path: Path) -> dict:
@@ -274,30 +344,46 @@ def update_manifest(out: Path, split: str, entry: dict) -> Path:
 
 @dataclass
 class SplitResult:
-    """What ``write_split`` did: the manifest entry it recorded and the files it skipped."""
+    """What ``write_split`` did: the manifest entry (recorded only when the split succeeded), the files it
+    skipped, and the label values it found with advice on the options."""
 
     entry: dict
-    manifest: Path
+    manifest: Path | None  # None: too many bad samples, nothing was recorded or replaced
     bad: list[Unpaired]
     unpaired: list[Unpaired]
-    max_bad_fraction: float
-
-    @property
-    def considered(self) -> int:
-        return self.entry["num_samples"] + len(self.bad)
+    considered: int
+    convention: LabelConvention
+    label_values: Counter
+    advice: list[str]
 
     @property
     def too_many_bad(self) -> bool:
-        """More than ``max_bad_fraction`` of the samples were bad: the split is not fit to train on."""
-        return bool(self.considered) and len(self.bad) / self.considered > self.max_bad_fraction
+        """More than the allowed fraction of the samples were bad: the split is not fit to train on."""
+        return self.manifest is None
 
 
-def label_nc_from_root(root: Path) -> int:
-    """``label_nc`` of ``{root}/classes.json``; ``ValueError`` when there is none."""
-    classes = root / "classes.json"
-    if not classes.is_file():
-        raise ValueError(f"no {classes} to read label_nc from")
-    return int(json.loads(classes.read_text())["label_nc"])
+def label_convention(
+    root: Path, *, label_nc: int | None = None, ignore_index: int | None = None, label_offset: int | None = None,
+    classes: str | None = None,
+) -> tuple[LabelConvention, str | None]:
+    """The label convention of a data set and the class table it came from (or None).
+
+    Options given win; the others come from the ``classes`` table (a built-in name or a path), else from
+    ``{root}/classes.json`` when there is one. ``ValueError`` when ``label_nc`` is known from nowhere.
+    """
+    spec = classes if classes is not None else (str(Path(root) / "classes.json") if (Path(root) / "classes.json").is_file() else None)
+    info = table_info(*read_table(spec)) if spec is not None else None
+    if label_nc is None and info is None:
+        raise ValueError(f"pass --label-nc, or --classes with a table ({', '.join(builtin_tables())} or a "
+                         f"classes.json), or put a classes.json in {root}")
+    if info is not None and label_nc is not None and label_nc != info.label_nc:
+        raise ValueError(f"--label-nc {label_nc} disagrees with {spec}, which lists {info.label_nc} classes")
+    convention = LabelConvention(
+        label_nc=label_nc if label_nc is not None else info.label_nc,
+        ignore_index=ignore_index if ignore_index is not None else (info.ignore_index if info else None),
+        offset=label_offset if label_offset is not None else (info.label_offset if info else 0),
+    )
+    return convention, spec
 
 
 def write_split(
@@ -306,8 +392,8 @@ def write_split(
     split: str,
     out: Path,
     *,
-    label_nc: int | None = None,
-    ignore_index: int | None = None,
+    convention: LabelConvention | None = None,
+    classes: str | None = None,
     palette: Palette | None = None,
     labels: str | None = None,
     instances: str | None = None,
@@ -325,14 +411,17 @@ def write_split(
     """Find the samples of one split of a dataset layout, write them as ``{out}/{split}-NNNNNN.tar`` and record
     the split in ``{out}/manifest.json``.
 
-    ``label_nc`` defaults to ``{root}/classes.json``'s, ``workers`` (processes) to the cores, at most 8. Raises ``FileExistsError`` when ``out`` already holds
-    shards of the split (unless ``overwrite``), ``FileNotFoundError`` / ``ValueError`` for a layout that finds
-    nothing, a bad palette or a corrupt manifest; bad samples are skipped and listed in the result (``too_many_bad`` when more
-    than ``max_bad_fraction`` of them were), not raised.
+    ``convention`` says how the files number their classes (default: ``label_convention(root, classes=classes)``);
+    ``classes`` names the class table, recorded for later commands. ``workers`` (processes) defaults to the cores, at most 8. Raises
+    ``FileExistsError`` when ``out`` already holds shards of the split (unless ``overwrite``),
+    ``FileNotFoundError`` / ``ValueError`` for a layout that finds nothing, a bad palette or a corrupt manifest.
+    Bad samples are skipped and listed in the result; when more than ``max_bad_fraction`` of them are bad,
+    nothing is written or recorded and the split's existing shards stay (``too_many_bad``).
     """
     root, out = Path(root), Path(out)
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
-    label_nc = label_nc_from_root(root) if label_nc is None else label_nc
+    if convention is None:
+        convention, classes = label_convention(root, classes=classes)
     existing = sorted(out.glob(f"{split}-*.tar"))
     if existing and not overwrite:
         raise FileExistsError(f"{out} already holds {len(existing)} {split} shards; pass --overwrite to replace them")
@@ -340,26 +429,33 @@ def write_split(
         read_manifest(out / MANIFEST)  # a corrupt one fails before any shard is written
     samples, unpaired = find_samples(layout, root, split, labels=labels, instances=instances, images=images,
                                      require_images=require_images)
-    options = ShardOptions(label_nc=label_nc, ignore_index=ignore_index, palette=palette, reencode=reencode, size=size)
-    shards, bad, stats = write_shards(samples, out, split, options, max_samples=max_shard_samples,
-                                      max_megabytes=max_shard_mb, workers=workers, progress=progress)
-    written = {s["url"] for s in shards}
-    for stale in existing:
-        if stale.name not in written:
-            stale.unlink()
+    options = ShardOptions(convention=convention, palette=palette, reencode=reencode, size=size)
+    written = write_shards(samples, out, split, options, max_samples=max_shard_samples, max_megabytes=max_shard_mb,
+                           workers=workers, progress=progress, max_bad_fraction=max_bad_fraction)
     entry = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hrgan_version": __version__,
         "layout": layout,
         "root": str(root),
-        "label_nc": label_nc,
-        "ignore_index": ignore_index,
+        "label_nc": convention.label_nc,
+        "ignore_index": convention.stored_ignore,
+        "label_offset": convention.offset,
+        "file_ignore_index": convention.ignore_index,
+        "classes": classes,
         "has_instances": any(s.instance is not None for s in samples),
         "has_images": any(s.image is not None for s in samples),
-        "num_samples": sum(s["samples"] for s in shards),
-        "shards": shards,
-        **stats,
-        "bad_samples": [{"path": str(b.path), "reason": b.reason} for b in bad],
+        "num_samples": sum(s["samples"] for s in written.shards),
+        "shards": written.shards,
+        **written.stats,
+        "bad_samples": [{"path": str(b.path), "reason": b.reason} for b in written.bad],
         "unpaired_files": [{"path": str(u.path), "reason": u.reason} for u in unpaired],
     }
-    return SplitResult(entry, update_manifest(out, split, entry), bad, unpaired, max_bad_fraction)
+    manifest = None
+    if not written.too_many_bad(max_bad_fraction):
+        names = {s["url"] for s in written.shards}
+        for stale in existing:
+            if stale.name not in names:
+                stale.unlink()
+        manifest = update_manifest(out, split, entry)
+    return SplitResult(entry, manifest, written.bad, unpaired, written.good + len(written.bad), convention,
+                       written.label_values, label_advice(written.label_values, convention))

@@ -157,9 +157,9 @@ def read_shards(urls: str | Sequence[str]) -> list[Shard]:
     return shards
 
 
-def manifest_label_ncs(urls: str | Sequence[str]) -> dict[str, int]:
-    """The ``label_nc`` recorded by the manifest.json beside the local shards of ``urls``: one entry,
-    keyed ``"{manifest} ({split})"``, for each split that lists one of those shards."""
+def manifest_entries(urls: str | Sequence[str]) -> dict[str, dict]:
+    """The split entries of the manifest.json beside the local shards of ``urls``: one for each split that
+    lists one of those shards, keyed ``"{manifest} ({split})"``."""
     wanted: dict[Path, set[str]] = {}
     for url in expand_urls(urls):
         path = _local_path(url)
@@ -171,8 +171,8 @@ def manifest_label_ncs(urls: str | Sequence[str]) -> dict[str, int]:
         if not manifest.is_file():
             continue
         for split, entry in read_manifest(manifest).get("splits", {}).items():
-            if "label_nc" in entry and names & {s["url"] for s in entry.get("shards", [])}:
-                found[f"{manifest} ({split})"] = int(entry["label_nc"])
+            if names & {s["url"] for s in entry.get("shards", [])}:
+                found[f"{manifest} ({split})"] = entry
     return found
 
 
@@ -364,7 +364,8 @@ class ShardStream(IterableDataset):
         elif (width, height) != self._size:
             raise BadSampleError(
                 f"{where}: {width}x{height}, but the set's samples are {self._size[0]}x{self._size[1]} "
-                "(set load_size to resize samples of mixed sizes on load)"
+                "(a set of mixed sizes: resize it once with 'hrgan shards --size WxH', or on load with "
+                "--data.load_size [W,H] in hrgan fit, --load-size WxH in hrgan evaluate)"
             )
 
     def _batches(self, samples: Iterator[dict], limit: int | None) -> Iterator[dict]:

@@ -10,17 +10,20 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from hrgan.data.labels import LabelConvention
 from hrgan.data.shards import MANIFEST, read_manifest, write_split
 from hrgan.data.stream import ShardStream, expand_urls
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
 from hrgan.evaluation.options import EvaluateOptions
 from hrgan.inference.inputs import is_shard_input
+from hrgan.inference.scale import resize_ids, resize_photos, run_size, scale_warning
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.io import write_bytes_atomic
 from hrgan.pretrained import load_fid_inception
@@ -79,8 +82,8 @@ def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> tu
         source = source_fingerprint(folder, options, synthesizer, target)
         if _cached_source(target) != source or not list(target.glob(f"{options.split}-*.tar")):
             (target / SOURCE).unlink(missing_ok=True)
-            result = write_split(options.layout, folder, options.split, target, label_nc=synthesizer.label_nc,
-                                 ignore_index=synthesizer.ignore_index, overwrite=True)
+            convention = LabelConvention(synthesizer.label_nc, synthesizer.ignore_index)
+            result = write_split(options.layout, folder, options.split, target, convention=convention, overwrite=True)
             for item in result.unpaired:
                 print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
             if result.too_many_bad:
@@ -95,8 +98,11 @@ def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> tu
     return str(target / f"{options.split}-*.tar"), bad
 
 
-def evaluate(options: EvaluateOptions, fabric) -> dict:
-    """Run the model over the data on this process and return the combined results (same on every rank)."""
+def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None] | None = None) -> dict:
+    """Run the model over the data on this process and return the combined results (same on every rank).
+
+    The model runs at ``options.scale`` and is scored at each sample's size; a scale more than 2x off the
+    training resolution goes to ``on_warning`` (rank zero, once per sample size)."""
     synthesizer = Synthesizer.load(options.checkpoint, device=fabric.device, precision=options.precision)
     urls, sharding_bad = shard_urls(options, synthesizer, fabric)
     metrics = EvaluationMetrics(
@@ -117,11 +123,20 @@ def evaluate(options: EvaluateOptions, fabric) -> dict:
         total = len(stream)
     except TypeError:
         total = None
+    warned = set()
     for batch in tqdm(loader, total=total, desc="evaluate", unit="batch", disable=fabric.global_rank != 0):
         real = batch["image"].to(fabric.device)
+        native = (real.shape[-1], real.shape[-2])
+        if native not in warned and fabric.global_rank == 0 and on_warning is not None:
+            warned.add(native)
+            if warning := scale_warning(native, synthesizer.resolution, options.scale):
+                on_warning(warning)
+        size = run_size(native, synthesizer.resolution, options.scale)
+        label = resize_ids(batch["label"], size)
         instance = batch.get("inst")
-        features = synthesizer.encode(real, instance) if synthesizer.feat_num else None
-        fake = synthesizer(batch["label"], instance, features)
+        instance = None if instance is None else resize_ids(instance, size)
+        features = synthesizer.encode(resize_photos(real, size), instance) if synthesizer.feat_num else None
+        fake = resize_photos(synthesizer(label, instance, features), native)
         metrics.update(fake, real, batch["label"], list(batch["key"]))
     result = metrics.compute()
     result["expected"] = sum(s.samples for s in stream.shards) if all(s.samples is not None for s in stream.shards) else None

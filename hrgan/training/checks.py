@@ -71,15 +71,22 @@ def network_problems(schedule, *, generator: nn.Module, discriminator: nn.Module
     return found
 
 
-def label_problems(label_nc: int, urls: str | Sequence[str] | None) -> list[str]:
-    """``label_nc`` disagreeing with what the manifest.json beside the shards of ``urls`` records."""
-    from hrgan.data.stream import manifest_label_ncs
+def label_problems(label_nc: int, ignore_index: int | None, urls: str | Sequence[str] | None) -> list[str]:
+    """``label_nc`` or ``ignore_index`` disagreeing with what the manifest.json beside the shards of ``urls`` records."""
+    from hrgan.data.stream import manifest_entries
 
     if not urls:
         return []
     try:
-        recorded = manifest_label_ncs(urls)
+        entries = manifest_entries(urls)
     except (FileNotFoundError, ValueError):  # no shards: the data module says so when it reads them
         return []
-    return [f"label_nc is {label_nc}, but the shards' manifest {where} records label_nc {value}"
-            for where, value in recorded.items() if value != label_nc]
+    problems = []
+    for where, entry in entries.items():
+        if "label_nc" in entry and entry["label_nc"] != label_nc:
+            problems.append(f"label_nc is {label_nc}, but the shards' manifest {where} records label_nc {entry['label_nc']}")
+        recorded = entry.get("ignore_index")
+        if recorded is not None and recorded != ignore_index:
+            problems.append(f"ignore_index is {ignore_index}, but the shards' manifest {where} marks unlabeled pixels "
+                            f"{recorded}: set model.ignore_index: {recorded} (--model.ignore_index {recorded})")
+    return problems

@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytorch_lightning as pl
+from pytorch_lightning.utilities import rank_zero_warn
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,7 +20,7 @@ from hrgan.evaluation.psnr import psnr
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, run_generator,
                           set_activation_checkpointing)
-from hrgan.pretrained import find_cached_vgg19
+from hrgan.pretrained import find_cached_vgg19, hub_checkpoint_path
 from hrgan.training.checks import SettingsError, label_problems, network_problems
 from hrgan.training.ema import ema_decay_at, update_ema
 from hrgan.training.progress import Progress
@@ -152,6 +153,8 @@ class Pix2PixHDModule(pl.LightningModule):
         use_vgg = use_vgg_loss and lambda_vgg > 0
         if use_vgg and vgg_if_available and vgg_weights == "auto" and find_cached_vgg19() is None:
             use_vgg = False
+            rank_zero_warn("the VGG loss is off: no VGG19 weights (vgg19-dcbb9e9d.pth) in the torch hub cache "
+                           f"({hub_checkpoint_path('vgg19-dcbb9e9d.pth').parent}); put them there or set model.vgg_weights: PATH to train with it")
         self.vgg = VGGLoss(weights=vgg_weights, allow_download=False) if use_vgg else None
         self.progress = Progress(self.schedule)  # driven by the ProgressiveGrowth callback
         self.automatic_optimization = False
@@ -300,7 +303,7 @@ class Pix2PixHDModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         problems = [line for urls in (getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None))
-                    for line in label_problems(self.label_nc, urls)]
+                    for line in label_problems(self.label_nc, self.ignore_index, urls)]
         if problems:
             raise SettingsError(problems)
         if self.hparams.channels_last:

@@ -66,18 +66,31 @@ def messy_root(tmp_path):
 def test_bad_samples_are_reported_and_skipped(messy_root, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["shards", "--layout", "pix2pixhd", "--root", str(messy_root), "--out", str(out), "--label-nc", "4", "--workers", "1"]
-    assert main(args) == 1  # 4 of 9 bad is more than the default 5%
+    assert main(args) == 1  # 4 of 9 bad is more than the default 5%: nothing is written or recorded
     err = capsys.readouterr().err
+    assert "lonely.png" in err and "4 of 9 samples are bad" in err and "nothing written" in err
+    assert not (out / "manifest.json").exists() and not list(out.glob("*.tar")) and not list(out.glob(".*"))
+    assert main(args + ["--max-bad-fraction", "0.5"]) == 0
     entry = manifest(out)
     assert entry["num_samples"] == 5
     reasons = {r["path"].rsplit("/", 1)[1]: r["reason"] for r in entry["bad_samples"]}
-    assert "is 32x8, label map 32x16" in reasons["size.png"]
-    assert "outside [0, 4): [9]" in reasons["range.png"]
+    assert "is 32x8, label map 32x16" in reasons["size.png"] and "--size" in reasons["size.png"]
+    assert "label values 9 are neither a class (0..3)" in reasons["range.png"]
     assert "truncated" in reasons["trunc.png"] and "trunc.png" in reasons["trunc.png"]
     assert "RGB colour image" in reasons["colour.png"] and "--palette" in reasons["colour.png"]
     assert entry["unpaired_files"][0]["path"].endswith("lonely.png")
-    assert "lonely.png" in err and "4 of 9 samples are bad" in err
-    assert main(args + ["--overwrite", "--max-bad-fraction", "0.5"]) == 0
+    assert entry["label_values"]["9"] > 0  # the values of refused maps are counted too
+
+
+def test_a_failed_split_keeps_the_shards_it_would_replace(messy_root, synth_root, tmp_path):
+    out = tmp_path / "out"
+    good = ["shards", "--layout", "pix2pixhd", "--root", str(synth_root), "--out", str(out), "--workers", "1"]
+    assert main(good) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    messy = ["shards", "--layout", "pix2pixhd", "--root", str(messy_root), "--out", str(out), "--label-nc", "4",
+             "--workers", "1", "--overwrite"]
+    assert main(messy) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_existing_shards_need_overwrite(synth_root, tmp_path, capsys):
@@ -127,12 +140,73 @@ def test_size_resizes_once_at_shard_time(synth_root, tmp_path):
         np.testing.assert_allclose(batch["image"][0].permute(1, 2, 0).numpy(), np.asarray(photo) / 127.5 - 1, atol=1e-6)
 
 
-def test_size_is_checked_against_the_source_sizes(tmp_path, capsys):
-    root = tmp_path / "data"
-    write_png(root / "train_label" / "a.png", np.zeros((64, 128), np.uint8))
-    write_png(root / "train_img" / "a.png", np.zeros((32, 64, 3), np.uint8))  # half the label's size
-    code = main(["shards", "--layout", "pix2pixhd", "--root", str(root), "--split", "train", "--out", str(tmp_path / "s"),
-                 "--size", "64x32", "--label-nc", "2", "--workers", "1"])
-    assert code != 0
-    captured = capsys.readouterr()
-    assert "a.png: image is 64x32, label map 128x64" in captured.out + captured.err
+def photo_with_mask(root, name, photo_size, mask_size, *, value=1, split="train"):
+    """A photo (left half dark, right half bright) and its mask (left 0, right ``value``) at their own sizes."""
+    (pw, ph), (mw, mh) = photo_size, mask_size
+    photo = np.zeros((ph, pw, 3), np.uint8)
+    photo[:, pw // 2:] = 200
+    mask = np.zeros((mh, mw), np.uint8)
+    mask[:, mw // 2:] = value
+    write_png(root / f"{split}_img" / f"{name}.png", photo)
+    write_png(root / f"{split}_label" / f"{name}.png", mask)
+
+
+def read_back(out, split="train"):
+    stream = ShardStream(str(out / f"{split}-000000.tar"), batch_size=1, train=False)
+    return {b["key"][0]: b for b in stream}
+
+
+def test_size_resizes_each_modality_before_comparing(tmp_path, capsys):
+    root, out = tmp_path / "data", tmp_path / "s"
+    photo_with_mask(root, "half", (64, 64), (32, 32))  # masks at half the photo's size
+    photo_with_mask(root, "big", (128, 128), (128, 128))  # mixed sizes across the set
+    photo_with_mask(root, "other", (64, 48), (32, 32))  # another picture's aspect ratio
+    args = ["shards", "--layout", "pix2pixhd", "--root", str(root), "--out", str(out), "--label-nc", "2", "--workers", "1"]
+    assert main(args) == 1  # without --size, 2 of 3 pairs differ in size
+    assert "pass --size WxH" in capsys.readouterr().err
+    assert main(args + ["--size", "16x16", "--max-bad-fraction", "0.5"]) == 0
+    samples = read_back(out)
+    assert sorted(samples) == ["big", "half"] and manifest(out)["image_sizes"] == {"16x16": 2}
+    for batch in samples.values():
+        assert batch["label"][0, :, :8].eq(0).all() and batch["label"][0, :, 8:].eq(1).all()
+        assert batch["image"][0, :, :, :7].max() < -0.9 and batch["image"][0, :, :, 9:].min() > 0.5
+    reason = manifest(out)["bad_samples"][0]["reason"]
+    assert "other.png: image is 64x48, label map 32x32: their aspect ratios differ" in reason
+
+
+def test_label_offset_and_ignore_value_store_classes_from_zero(tmp_path, capsys):
+    root, out = tmp_path / "data", tmp_path / "s"
+    mask = np.array([[0, 1, 2, 3]] * 4, np.uint8)  # ADE20K style: 0 unlabeled, classes 1..3
+    write_png(root / "train_label" / "a.png", mask)
+    write_png(root / "train_img" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    args = ["shards", "--layout", "pix2pixhd", "--root", str(root), "--out", str(out), "--workers", "1"]
+    assert main(args + ["--label-nc", "3", "--ignore-index", "0"]) == 1  # 3 is not a class of 0..2: never silent
+    err = capsys.readouterr().err
+    assert "pass --label-offset 1 --ignore-index 0" in err and "ignore value 0 is also class 0" in err
+    assert main(args + ["--label-nc", "3", "--ignore-index", "0", "--label-offset", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "label values found: 0..3 (4 distinct)" in printed.out and "check:" not in printed.err
+    stored = read_back(out)["a"]["label"][0].numpy()
+    np.testing.assert_array_equal(stored[0], [255, 0, 1, 2])
+    entry = manifest(out)
+    assert (entry["ignore_index"], entry["file_ignore_index"], entry["label_offset"]) == (255, 0, 1)
+    assert entry["class_pixel_counts"] == [4, 4, 4]
+
+
+def test_a_classes_file_gives_the_convention(tmp_path):
+    root, out = tmp_path / "data", tmp_path / "s"
+    write_png(root / "train_label" / "a.png", np.array([[1, 2, 255, 1]], np.uint8))
+    write_png(root / "train_img" / "a.png", np.zeros((1, 4, 3), np.uint8))
+    table = tmp_path / "mine.json"
+    table.write_text(json.dumps({"names": ["sky", "tree"], "label_offset": 1, "ignore_index": 255}))
+    assert main(["shards", "--layout", "pix2pixhd", "--root", str(root), "--out", str(out), "--workers", "1",
+                 "--classes", str(table)]) == 0
+    np.testing.assert_array_equal(read_back(out)["a"]["label"][0, 0].numpy(), [0, 1, 255, 0])
+    assert manifest(out)["classes"] == str(table) and manifest(out)["label_nc"] == 2
+
+
+def test_unknown_classes_table_is_one_line(tmp_path, capsys):
+    code = main(["shards", "--layout", "pix2pixhd", "--root", str(tmp_path), "--out", str(tmp_path / "s"),
+                 "--classes", "nope"])
+    err = capsys.readouterr().err
+    assert code == 1 and "'nope' not found" in err and "cityscapes" in err and len(err.strip().splitlines()) == 1

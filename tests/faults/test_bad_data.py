@@ -91,7 +91,7 @@ def test_bad_labels_wrong_sizes_and_undecodable_members_are_skipped_by_name(good
     warned = caplog.text
     assert f"{url}:{keys[1]} label.png: label values 200 outside [0, 8)" in warned
     assert f"{url}:{keys[3]} img.png: unreadable or truncated image" in warned
-    assert f"{url}:{keys[4]}: 64x32, but the set's samples are 128x64 (set load_size" in warned
+    assert f"{url}:{keys[4]}: 64x32, but the set's samples are 128x64 (a set of mixed sizes" in warned
 
 
 def test_a_small_set_with_a_third_bad_stops_with_counts(good_samples, tmp_path):

@@ -11,6 +11,7 @@ from PIL import Image
 
 from hrgan.cli import main
 from hrgan.artifacts import build_network, read_export
+from hrgan.data.labels import LabelConvention
 from hrgan.data.shards import write_split
 from tests.training.helpers import TINY_NET_ARGS
 from tests.wandb_offline import history
@@ -41,7 +42,7 @@ def test_paper_configs_start_on_shards(config, label_nc, two_stage, tiny_shards,
     schedule = stages([[64, 32], 0, 2, 1, 2], [[128, 64], 1, 3, 1, 2]) if two_stage else stages([[64, 32], 0, 2, 1, 3])
     shards = tmp_path / "shards"  # the synthetic scenes, recorded with the config's label_nc (fit checks the manifest)
     for split in ("train", "val"):
-        assert not write_split("pix2pixhd", tiny_shards.parent, split, shards, label_nc=label_nc, progress=False).bad
+        assert not write_split("pix2pixhd", tiny_shards.parent, split, shards, convention=LabelConvention(label_nc), progress=False).bad
     fit(config, tmp_path, "--model.schedule.stages", schedule, "--model.vgg_weights", "random",
         "--data.train_urls", str(shards / "train-*.tar"), "--data.val_urls", str(shards / "val-*.tar"),
         "--data.resolution", "null", "--trainer.logger", "false")
@@ -124,3 +125,11 @@ def test_validate_a_checkpoint_at_its_stage(demo, capsys):
                      "--ckpt_path", str(demo / "checkpoints" / "last.ckpt")]) == 0
     out = capsys.readouterr().out
     assert "val/psnr" in out
+
+
+def test_progress_bar_counts_the_whole_schedule_and_each_stage(tmp_path, capfd):
+    demo_run(tmp_path, stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 4]), "--trainer.enable_progress_bar", "true",
+             "--trainer.logger", "false")
+    err = capfd.readouterr().err
+    assert "fit: 100%" in err and "7/7" in err and "stage 2/2 128x64 4/4" in err and "stage 1/2 64x32" in err
+    assert "Epoch" not in err  # not Lightning's per-epoch bar (3 one-batch epochs here)
