@@ -15,6 +15,11 @@ Writes OUT (JSON: the means, per-class IoU, per-sample scores), OUT_classes.md
 generated | real). With --devices N each process takes its share of the data
 (each sample once) and the numbers are combined before they are written.
 
+The model runs at the scale it trained at (--size trained, the default: the
+export records the resolution), each photo resized back to its sample's size
+to be scored; --size native runs at the samples' own size. Samples more than
+2x off the training scale are warned about. Sets of mixed sizes: --load-size.
+
 A corrupt sample (unreadable, truncated, oversized, labels outside the model's
 classes, an unsafe key) is skipped and named; the report covers the others and
 the exit code is 1 when any sample was skipped. More than 5% corrupt stops the
@@ -38,10 +43,10 @@ from pathlib import Path
 
 from hrgan import __version__
 from hrgan.commands.common import (USAGE_ERROR, add_device, any_size, argument_type, command_parser, fail,
-                                   lightning_device, non_negative_int, parse_arguments, positive_int)
+                                   lightning_device, non_negative_int, parse_arguments, positive_int, warn)
 from hrgan.data.layouts import LAYOUTS
 from hrgan.evaluation.options import METRICS, EvaluateOptions, parse_metrics
-from hrgan.inference.options import PRECISION_NAMES
+from hrgan.inference.options import PRECISION_NAMES, TRAINED, parse_scale
 
 PROG = "hrgan evaluate"
 
@@ -59,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--segmenter", type=Path, help="TorchScript segmentation network for miou")
     parser.add_argument("--batch-size", type=positive_int, default=4, help="per process (default: %(default)s)")
     parser.add_argument("--workers", type=non_negative_int, default=2, help="data loader processes per device (default: %(default)s)")
-    parser.add_argument("--load-size", type=any_size, help="resize every sample to WxH first")
+    parser.add_argument("--load-size", type=any_size, help="resize every sample (its photo too) to WxH first")
+    parser.add_argument("--size", type=argument_type(parse_scale), default=TRAINED, metavar="trained|native|WxH",
+                        help="the scale the model runs at, each photo resized back to its sample's size to be scored: "
+                             "trained (default: the resolution the export records), native or WxH")
     add_device(parser)
     parser.add_argument("--devices", type=positive_int, default=1, help="processes (GPUs) to spread the data over")
     parser.add_argument("--precision", choices=PRECISION_NAMES, default="32", help="generator precision (default: %(default)s)")
@@ -79,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     options = EvaluateOptions(
         checkpoint=args.checkpoint, data=args.data, out=args.out, metrics=args.metrics, layout=args.layout,
         split=args.split, inception_weights=args.inception_weights, segmenter=args.segmenter,
-        batch_size=args.batch_size, workers=args.workers, load_size=args.load_size, precision=args.precision,
+        batch_size=args.batch_size, workers=args.workers, load_size=args.load_size, scale=args.size, precision=args.precision,
         keep=args.keep,
     )
     from lightning_fabric import Fabric
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     strategy="ddp" if args.devices > 1 else "auto")
     fabric.launch()
     try:
-        result = evaluate(options, fabric)
+        result = evaluate(options, fabric, on_warning=lambda line: warn(PROG, line))
     except TooManyBadSamples as error:  # raised in a DataLoader worker: its re-raise carries the traceback
         return fail(PROG, error.line())
     except (FileNotFoundError, ValueError, RuntimeError) as error:

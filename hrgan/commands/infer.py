@@ -2,7 +2,14 @@
 
 Inputs are paired by file stem; each output is OUTDIR/STEM.png (with
 --side-by-side also STEM_side.png: colourised label | photo). Inputs of any size
-are padded (reflection) to the network's multiple and cropped back. Existing
+are padded (reflection) to the network's multiple and cropped back.
+
+Scale: by default (--size trained) every map is resized (nearest) to the scale
+the model trained at (the export records it; maps of another aspect ratio get
+the same pixel count) and each photo is resized back to its map's size: a
+model applied at twice its training scale paints texture at half its size.
+--size native runs on the maps as they are; --size WxH resizes the maps to WxH
+and writes WxH photos. Maps more than 2x off the training scale are warned about. Existing
 outputs are kept unless --overwrite; every file is written under a temporary
 name and renamed. One bad input never stops the others: the summary lists
 every failure with its reason, and the exit code is 1 when any failed. Failures
@@ -25,9 +32,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import (USAGE_ERROR, add_device, any_size, argument_type, boolean, command_parser, fail,
+from hrgan.commands.common import (USAGE_ERROR, add_device, argument_type, boolean, command_parser, fail,
                                    non_negative_int, parse_arguments, positive_int, warn)
-from hrgan.inference.options import PRECISION_NAMES, InferOptions, Style
+from hrgan.inference.options import PRECISION_NAMES, TRAINED, InferOptions, Style, parse_scale
 
 PROG = "hrgan infer"
 
@@ -40,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--instance-edges", type=boolean, default=True, metavar="true|false",
                         help="false: read no instance maps and run a model trained with them on an all-zero edge channel (default: true)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--size", type=any_size, help="resize inputs to WIDTHxHEIGHT first (nearest)")
+    parser.add_argument("--size", type=argument_type(parse_scale), default=TRAINED, metavar="trained|native|WxH",
+                        help="the scale the model runs at: trained (default; photos come back at each map's size), "
+                             "native (the maps as they are) or WxH (maps resized to it, photos at WxH)")
     parser.add_argument("--palette", type=Path, help="palette JSON to turn colour-coded label images into class ids")
     parser.add_argument("--batch-size", type=positive_int, default=4, help="maps per forward pass (same-size neighbours are batched; default: %(default)s)")
     add_device(parser)
@@ -56,11 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
     options = InferOptions(
-        out=args.out, instances=args.instances, instance_edges=args.instance_edges, size=args.size, palette=args.palette,
+        out=args.out, instances=args.instances, instance_edges=args.instance_edges, scale=args.size, palette=args.palette,
         batch_size=args.batch_size, style=args.style, seed=args.seed, side_by_side=args.side_by_side,
         overwrite=args.overwrite, workers=args.workers,
     )
     from hrgan.inference.runner import check_options, run_inference
+    from hrgan.inference.scale import describe_scale
     from hrgan.inference.synthesizer import Synthesizer
 
     try:
@@ -72,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, usage_problem, USAGE_ERROR)
     if model_problem:
         return fail(PROG, model_problem)
+    print(describe_scale(options.scale, synth.resolution))
     if args.style is not None and not synth.feat_num:
         warn(PROG, "this model has no instance-feature encoder; --style is ignored")
     try:

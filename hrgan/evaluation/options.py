@@ -30,7 +30,9 @@ class EvaluateOptions:
         inception_weights: FID's Inception file (default: the torch hub cache).
         segmenter: TorchScript segmentation network, for ``miou``.
         batch_size, workers: per process.
-        load_size: resize every sample to (W, H) first.
+        load_size: resize every sample (photo included) to (W, H) first.
+        scale: the size the model runs at, each generated photo resized back to its sample's size for scoring:
+            ``trained`` (the training resolution's scale), ``native`` (the samples' own) or (W, H).
         precision: generator precision (``hrgan.inference.options.PRECISION_NAMES``).
         keep: worst and best samples in the grid.
     """
@@ -46,5 +48,6 @@ class EvaluateOptions:
     batch_size: int = 4
     workers: int = 2
     load_size: tuple[int, int] | None = None
+    scale: str | tuple[int, int] = "trained"
     precision: str = "32"
     keep: int = 4

@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PRECISION_NAMES = ("32", "bf16", "16")  # float32, bfloat16 and float16 autocast
+TRAINED, NATIVE = "trained", "native"  # the scale a model runs at (hrgan.inference.scale)
+
+
+def parse_scale(text: str) -> str | tuple[int, int]:
+    """``trained``, ``native`` or ``WxH``; ``ValueError`` otherwise."""
+    if text in (TRAINED, NATIVE):
+        return text
+    width, sep, height = text.lower().partition("x")
+    if sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0:
+        return int(width), int(height)
+    raise ValueError(f"expected trained, native or WIDTHxHEIGHT, got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,8 @@ class InferOptions:
         out: output folder (STEM.png, and STEM_side.png with ``side_by_side``).
         instances: instance maps (file, folder or glob) paired with the labels by stem.
         instance_edges: read instance maps at all; False runs a model trained with them on an all-zero edge channel.
-        size: resize inputs to (W, H) first (nearest).
+        scale: ``trained`` (run at the training resolution's scale, photos resized back to each map's size),
+            ``native`` (run on the maps as they are) or (W, H) (resize the maps to it, nearest; photos at that size).
         palette: palette JSON for colour-coded label images.
         batch_size: maps per forward pass (same-size neighbours are batched).
         style: instance features of models with an encoder (default: random clusters).
@@ -50,7 +62,7 @@ class InferOptions:
     out: Path
     instances: str | None = None
     instance_edges: bool = True
-    size: tuple[int, int] | None = None
+    scale: str | tuple[int, int] = "trained"
     palette: Path | None = None
     batch_size: int = 4
     style: Style | None = None

@@ -1,4 +1,4 @@
-"""Label maps to photos with a trained model, at any size: reading, batching, writing, and the summary.
+"""Label maps to photos with a trained model, at any size: reading, batching, scaling, writing, and the summary.
 
 Inputs are paired by file stem; each output is OUT/STEM.png (with side_by_side
 also STEM_side.png: colourised label | photo). Existing outputs are kept unless
@@ -24,6 +24,7 @@ from hrgan.data.names import path_under
 from hrgan.data.palette import Palette
 from hrgan.inference.inputs import FileInputs, Failed, Loaded, ReadOptions, ShardInputs, find_input_files, is_shard_input
 from hrgan.inference.options import InferOptions, Style
+from hrgan.inference.scale import resize_ids, resize_photos, run_size, scale_warning
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.models import instance_average_pool
 from hrgan.pixels import from_uint8
@@ -46,8 +47,11 @@ class Summary:
 class Runner:
     """Batches same-size inputs, runs the model, writes the outputs and keeps the summary."""
 
-    def __init__(self, synth: Synthesizer, options: InferOptions, summary: Summary) -> None:
+    def __init__(self, synth: Synthesizer, options: InferOptions, summary: Summary,
+                 on_warning: Callable[[str], None] | None = None) -> None:
         self.synth, self.options, self.summary = synth, options, summary
+        self.on_warning = on_warning
+        self.warned: set[tuple[int, int]] = set()
         self.style = options.style or Style("random")
         self.palette = np.array(synth.palette, dtype=np.uint8)
         self.pending: list[Loaded] = []
@@ -71,12 +75,26 @@ class Runner:
         try:
             label = torch.from_numpy(np.stack([b.label for b in batch]))
             instance = None if batch[0].instance is None else torch.from_numpy(np.stack([b.instance for b in batch]))
-            photos = self.synth(label, instance, self.features(batch, label, instance))
+            native = (label.shape[2], label.shape[1])
+            self.check_scale(native)
+            size = native if isinstance(self.options.scale, tuple) else run_size(native, self.synth.resolution, self.options.scale)
+            label = resize_ids(label, size)
+            instance = None if instance is None else resize_ids(instance, size)
+            photos = resize_photos(self.synth(label, instance, self.features(batch, label, instance)), native)
         except (RuntimeError, ValueError) as error:  # e.g. out of memory: these inputs fail, the rest go on
             self.summary.failed += [Failed(b.key, b.source, f"generation failed: {error}") for b in batch]
             return
         for item, photo in zip(batch, photos, strict=True):
             self.write(item, image_to_uint8(photo))
+
+    def check_scale(self, native: tuple[int, int]) -> None:
+        """Warn once per map size that is more than 2x off the training scale."""
+        if native in self.warned or self.on_warning is None:
+            return
+        self.warned.add(native)
+        warning = scale_warning(native, self.synth.resolution, self.options.scale)
+        if warning:
+            self.on_warning(warning)
 
     def features(self, batch: list[Loaded], label: torch.Tensor, instance: torch.Tensor | None) -> torch.Tensor | None:
         synth, style = self.synth, self.style
@@ -143,15 +161,16 @@ def run_inference(synth: Synthesizer, labels: str, options: InferOptions,
     """Turn every label map of ``labels`` (files, folders, globs or shard URLs) into a photo under ``options.out``.
 
     Raises ``FileNotFoundError`` when ``labels`` finds nothing; per-input problems go into the summary, and
-    warnings about the inputs (e.g. labels without an instance map) to ``on_warning`` before any work starts.
+    warnings about the inputs (e.g. labels without an instance map, a scale far from training's) to ``on_warning``.
     """
     uses_instances = (synth.use_instance_edges or bool(synth.feat_num)) and options.instance_edges
     reading = ReadOptions(
-        label_nc=synth.label_nc, ignore_index=synth.ignore_index, instances=uses_instances, size=options.size,
+        label_nc=synth.label_nc, ignore_index=synth.ignore_index, instances=uses_instances,
+        size=options.scale if isinstance(options.scale, tuple) else None,
         palette=Palette.load(options.palette) if options.palette else None,
     )
     summary = Summary()
-    runner = Runner(synth, options, summary)
+    runner = Runner(synth, options, summary, on_warning)
     if is_shard_input(labels):
         dataset, total = ShardInputs(labels, reading), None
         workers = min(options.workers, len(dataset.urls))

@@ -65,6 +65,12 @@ class Synthesizer:
         return self.generator.size_multiple(self.n_active_enhancers)
 
     @property
+    def resolution(self) -> tuple[int, int] | None:
+        """(W, H) the exported stage trained at, or None (imported weights)."""
+        resolution = self.export.get("resolution")
+        return tuple(resolution) if resolution else None
+
+    @property
     def palette(self) -> list[list[int]]:
         return self.export["classes"]["colors"]
 

@@ -57,7 +57,8 @@ def feature_model(tiny_shards, tmp_path_factory):
 
 
 def test_encode_features_then_infer_with_styles(feature_model, tiny_shards, odd_maps, tmp_path, capsys):
-    maps = ["--labels", str(odd_maps / "test_label"), "--instances", str(odd_maps / "test_inst"), "--workers", "0"]
+    maps = ["--labels", str(odd_maps / "test_label"), "--instances", str(odd_maps / "test_inst"), "--workers", "0",
+            "--size", "native"]  # the reference check below runs at the maps' own size
     assert infer(["--checkpoint", str(feature_model), "--out", str(tmp_path / "x"), *maps]) == 1  # the model is not ready: exit 1
     assert "hrgan encode-features" in capsys.readouterr().err  # no styles yet: says what to run
 
