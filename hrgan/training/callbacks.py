@@ -126,7 +126,8 @@ class ProgressiveGrowth(Callback):
 
 class SampleGrids(Callback):
     """Every ``every_n_iterations`` iterations (and at the end), a grid for a fixed batch:
-    colourised labels | instance edges | generated (EMA) | real, one row per sample.
+    colourised labels | instance edges (when the data has them) | generated (EMA, when kept) | real,
+    one row per sample.
 
     Written as ``samples/iter_NNNNNNN.png`` (and ``samples/latest.png``) in the run
     directory and sent to every logger that has ``log_image`` (wandb), as uint8.
@@ -135,9 +136,11 @@ class SampleGrids(Callback):
     def __init__(self, every_n_iterations: int = 500, num_samples: int = 4) -> None:
         self.every_n_iterations = every_n_iterations
         self.num_samples = num_samples
+        self.columns: list[str] = []  # of the last grid rendered
 
     @torch.no_grad()
     def render(self, trainer: pl.Trainer, pl_module) -> np.ndarray | None:
+        """The grid as uint8 [H, W, 3] (its column names in ``self.columns``), or None without samples."""
         datamodule = trainer.datamodule
         if datamodule is None:
             return None
@@ -151,6 +154,8 @@ class SampleGrids(Callback):
         generator = pl_module.generator_ema or pl_module.generator
         fake = pl_module.generate(generator, cond, pl_module.instance_features(batch), growth)
         palette = np.array(pl_module.classes.colors, dtype=np.uint8)
+        self.columns = ["labels", *(["instance edges"] if "inst" in batch else []),
+                        "generated (EMA)" if pl_module.generator_ema is not None else "generated", "real"]
         rows = []
         for i in range(fake.shape[0]):
             panels = [colorize_labels(batch["label"][i], palette)]
@@ -173,7 +178,7 @@ class SampleGrids(Callback):
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):
                 logger.log_image(key="samples", images=[grid], step=iteration,
-                                 caption=[f"iteration {iteration}: labels | edges | generated (EMA) | real"])
+                                 caption=[f"iteration {iteration}: {' | '.join(self.columns)}"])
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if pl_module.iteration and pl_module.iteration % self.every_n_iterations == 0:

@@ -11,15 +11,17 @@ import os
 import sys
 from pathlib import Path
 
+from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.cli import LightningCLI
 
 from hrgan.conditioning import input_channels
 from hrgan.data.datamodule import ShardDataModule
 from hrgan.envinfo import wandb_is_set_up
 from hrgan.io import OutputError, writable_folder
-from hrgan.training.callbacks import run_dir
+from hrgan.training.callbacks import SampleGrids, run_dir
 from hrgan.training.module import Pix2PixHDModule
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
+from hrgan.training.progress_bar import ScheduleProgressBar
 
 
 def generator_channels(label_nc: int, use_instance_edges: bool, feat_num: int) -> int:
@@ -45,6 +47,14 @@ class HrganCLI(LightningCLI):
         # The data module skips (and counts) samples whose labels the model has no class for.
         parser.link_arguments("model.label_nc", "data.label_nc")
         parser.link_arguments("model.ignore_index", "data.ignore_index")
+
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        """Our schedule-wide progress bar instead of Lightning's per-epoch one, unless the config brings one."""
+        if config.get("enable_progress_bar") is not False and not any(
+            isinstance(c, ProgressBar) for c in [*(config.get("callbacks") or []), *callbacks]
+        ):
+            callbacks = [*callbacks, ScheduleProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:
         if not wandb_is_set_up():
@@ -74,7 +84,7 @@ def run_summary(root: Path, trainer) -> str:
     candidates = [
         ("config.yaml", "the resolved configuration"),
         ("export.pt", "inference export (EMA generator)"),
-        ("samples/latest.png", "latest sample grid: labels | edges | generated | real"),
+        ("samples/latest.png", "latest sample grid: " + " | ".join(grid_columns(trainer) or ["labels", "generated", "real"])),
         ("fidelity.json", "PSNR against the class-mean baseline"),
     ]
     lines += [f"  {name:<20} {what}" for name, what in candidates if (root / name).exists()]
@@ -85,6 +95,11 @@ def run_summary(root: Path, trainer) -> str:
     if runs:
         lines.append(f"  {'wandb (offline)':<20} {runs[-1]}  (upload: wandb sync {runs[-1]})")
     return "\n".join(lines)
+
+
+def grid_columns(trainer) -> list[str]:
+    """The columns of the sample grids the run wrote (empty without a SampleGrids callback)."""
+    return next((c.columns for c in trainer.callbacks if isinstance(c, SampleGrids)), [])
 
 
 def place_run_outputs(trainer_config) -> None:
