@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("hrgan.commands.validate", "validate a checkpoint (hrgan validate --config X --ckpt_path CKPT)"),
     "synth": ("hrgan.commands.synth", "write synthetic street scenes (label, instance, photo) at any size"),
     "shards": ("hrgan.commands.shards", "validate paired files and write WebDataset shards with a manifest"),
+    "preview": ("hrgan.commands.preview", "a picture of a shard set's samples with a class legend, and the classes' pixel shares"),
+    "init-config": ("hrgan.commands.init_config", "write a commented starter config for a shard set (label_nc, size, schedule)"),
     "infer": ("hrgan.commands.infer", "label maps to photos with a trained model, any size (files, folders, globs or shards)"),
     "evaluate": ("hrgan.commands.evaluate", "FID, PSNR/SSIM and segmentation mIoU of a model on held-out data, with a report"),
     "encode-features": ("hrgan.commands.encode_features", "cluster instance features per class into an export's styles"),
