@@ -90,3 +90,25 @@ def label_problems(label_nc: int, ignore_index: int | None, urls: str | Sequence
             problems.append(f"ignore_index is {ignore_index}, but the shards' manifest {where} marks unlabeled pixels "
                             f"{recorded}: set model.ignore_index: {recorded} (--model.ignore_index {recorded})")
     return problems
+
+
+def size_problems(urls: str | Sequence[str] | None, load_size, batch_sizes: Sequence[int]) -> list[str]:
+    """Shards of several image sizes, recorded in their manifest, that batches of more than one sample cannot stack."""
+    from hrgan.data.stream import manifest_entries
+
+    if not urls or load_size is not None or max(batch_sizes, default=1) <= 1:
+        return []
+    try:
+        entries = manifest_entries(urls)
+    except (FileNotFoundError, ValueError):
+        return []
+    problems = []
+    for where, entry in entries.items():
+        sizes = entry.get("image_sizes") or {}
+        if len(sizes) > 1:
+            commonest = max(sizes, key=sizes.get).replace("x", ",")
+            shown = ", ".join(f"{size} ({n})" for size, n in sorted(sizes.items(), key=lambda kv: -kv[1]))
+            problems.append(f"the shards' manifest {where} records samples of {len(sizes)} sizes ({shown}), which "
+                            f"batches of {max(batch_sizes)} cannot stack: set --data.load_size [{commonest}] "
+                            "(resized on load), or re-shard with 'hrgan shards --size WxH'")
+    return problems

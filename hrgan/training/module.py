@@ -21,7 +21,7 @@ from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
 from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, run_generator,
                           set_activation_checkpointing)
 from hrgan.pretrained import find_cached_vgg19, hub_checkpoint_path
-from hrgan.training.checks import SettingsError, label_problems, network_problems
+from hrgan.training.checks import SettingsError, label_problems, network_problems, size_problems
 from hrgan.training.ema import ema_decay_at, update_ema
 from hrgan.training.progress import Progress
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
@@ -304,6 +304,8 @@ class Pix2PixHDModule(pl.LightningModule):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         problems = [line for urls in (getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None))
                     for line in label_problems(self.label_nc, self.ignore_index, urls)]
+        problems += size_problems(getattr(datamodule, "train_urls", None), getattr(datamodule, "load_size", None),
+                                  [stage.batch_size for stage in self.progress.schedule.stages])
         if problems:
             raise SettingsError(problems)
         if self.hparams.channels_last:

@@ -227,3 +227,25 @@ def test_evaluate_never_falls_back_to_another_split(trained, tiny_shards, tmp_pa
     assert code == 1
     assert capsys.readouterr().err == (f"hrgan evaluate: --data {tiny_shards} holds no test-*.tar shards, only shards "
                                        "of split(s) train, val: pass --split train (or another of them)\n")
+
+
+def test_fit_on_shards_of_mixed_sizes_names_the_option_before_training(tmp_path, capsys):
+    from hrgan.cli import main
+    from hrgan.data.synthetic import write_dataset
+    from tests.training.helpers import TINY_NET_ARGS
+    from tests.training.test_cli import CONFIGS
+
+    root = tmp_path / "data"
+    write_dataset(root, num=2, width=64, height=32, seed=1, progress=False)
+    write_dataset(tmp_path / "other", num=2, width=48, height=32, seed=2, progress=False)
+    for folder in ("train_label", "train_inst", "train_img"):
+        for path in (tmp_path / "other" / folder).iterdir():
+            shutil.copy(path, root / folder / f"b_{path.name}")
+    assert shards(["--layout", "pix2pixhd", "--root", str(root), "--out", str(tmp_path / "s"), "--workers", "1"]) == 0
+    assert "several sizes" in capsys.readouterr().err
+    stages = '[{"resolution": [64, 32], "n_enhancers": 0, "num_D": 1, "batch_size": 2, "steps": 1}]'
+    code = main(["fit", "--config", str(CONFIGS / "demo.yaml"), *TINY_NET_ARGS, "--data.synthetic", "null",
+                 "--data.train_urls", str(tmp_path / "s" / "train-*.tar"), "--model.schedule.stages", stages,
+                 "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "records samples of 2 sizes (48x32 (2), 64x32 (2))" in err and "--data.load_size [" in err
