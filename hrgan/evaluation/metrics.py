@@ -243,6 +243,8 @@ class EvaluationMetrics:
         if self.segmenter is not None:
             result["segmentation"] = {name: segmentation_scores(matrix.cpu()) for name, matrix in confusions.items()}
             result["miou"] = result["segmentation"]["fake"]["miou"]
+            # pooled over every pixel, as the real photos' ceiling is (the per-image figures rank the grid)
+            result["pixel_accuracy"] = result["segmentation"]["fake"]["pixel_accuracy"]
         result["samples"] = sorted(rows, key=lambda row: row["key"])
         result["ranked_by"] = next((m for m in RANKING if rows and m in rows[0]), None)
         result["worst"] = sorted(worst, key=lambda item: item[0])[: self.keep]

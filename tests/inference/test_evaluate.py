@@ -61,6 +61,19 @@ def test_confusion_skips_the_ignore_label_and_miou_counts_only_present_classes()
     assert scores["miou"] == 0.5 and scores["pixel_accuracy"] == 2 / 3
 
 
+def test_pixel_accuracy_is_pooled_like_the_real_photos_ceiling():
+    palette = torch.from_numpy(default_palette(3))
+    label = torch.tensor([[[0] * 4] * 4, [[1] * 4] * 4])
+    label[0, :3] = 2  # ignored: the first image has 4 labelled pixels, the second 16
+    real = painted(label.clamp(max=1), palette)
+    metrics = EvaluationMetrics(metrics=("miou",), label_nc=2, ignore_index=2, segmenter=PaletteSegmenter(palette[:2]))
+    fake = painted(torch.zeros_like(label), palette)  # every pixel segmented as class 0
+    metrics.update(fake, real, label, ["a", "b"])
+    result = metrics.compute()
+    assert [row["pixel_accuracy"] for row in result["samples"]] == [1.0, 0.0]  # per image: ranks the grid
+    assert result["pixel_accuracy"] == pytest.approx(4 / 20) == result["segmentation"]["fake"]["pixel_accuracy"]
+
+
 def test_a_perfect_generator_and_an_exact_segmenter_score_perfectly(inception_file):
     from hrgan.pretrained import load_fid_inception
 
