@@ -11,7 +11,8 @@ An export is a plain dict of strings, numbers, lists and tensors, so it loads wi
     n_active_enhancers   the enhancers the exported stage runs (0 for single-scale generators)
     resolution           [width, height] the exported stage trained at, or None; informational only:
                          inference takes any size
-    classes              ``{names, colors}``
+    classes              ``{names, colors, label_offset, ignore_index}``: the last two are the class table's
+                         mask-file convention (``hrgan.data.labels``), which inference applies to label files
     iteration            training iterations done (None when imported)
     styles               instance styles from ``hrgan encode-features``, or None
     imported_from        the official weights file it was imported from, or None
@@ -121,7 +122,8 @@ def make_export(
         "feat_num": feat_num,
         "n_active_enhancers": n_active_enhancers,
         "resolution": list(resolution) if resolution is not None else None,
-        "classes": {"names": list(classes.names), "colors": [list(c) for c in classes.colors]},
+        "classes": {"names": list(classes.names), "colors": [list(c) for c in classes.colors],
+                    "label_offset": classes.label_offset, "ignore_index": classes.ignore_index},
         "iteration": iteration,
         "styles": styles,
         "imported_from": imported_from,

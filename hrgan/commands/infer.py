@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--instance-edges", type=boolean, default=True, metavar="true|false",
                         help="false: read no instance maps and run a model trained with them on an all-zero edge channel (default: true)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--label-offset", type=int, metavar="K",
+                        help="the label files' value of class 0, as for hrgan shards (1 for classes numbered from 1; "
+                             "default: the export's class table's, else 0)")
+    parser.add_argument("--ignore-index", type=non_negative_int, metavar="V",
+                        help="the label files' value for unlabeled pixels (default: the class table's, or the model's)")
     parser.add_argument("--size", type=argument_type(parse_scale), default=TRAINED, metavar="trained|native|WxH",
                         help="the scale the model runs at: trained (default; photos come back at each map's size), "
                              "native (the maps as they are) or WxH (maps resized to it, photos at WxH)")
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
     options = InferOptions(
         out=args.out, instances=args.instances, instance_edges=args.instance_edges, scale=args.size, palette=args.palette,
+        label_offset=args.label_offset, ignore_index=args.ignore_index,
         batch_size=args.batch_size, style=args.style, seed=args.seed, side_by_side=args.side_by_side,
         overwrite=args.overwrite, workers=args.workers,
     )

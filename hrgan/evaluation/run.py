@@ -17,7 +17,6 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from hrgan.data.labels import LabelConvention
 from hrgan.data.shards import MANIFEST, read_manifest, write_split
 from hrgan.data.stream import ShardStream, expand_urls
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
@@ -82,7 +81,7 @@ def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> tu
         source = source_fingerprint(folder, options, synthesizer, target)
         if _cached_source(target) != source or not list(target.glob(f"{options.split}-*.tar")):
             (target / SOURCE).unlink(missing_ok=True)
-            convention = LabelConvention(synthesizer.label_nc, synthesizer.ignore_index)
+            convention = synthesizer.file_convention()  # the class table's, as infer reads label files
             result = write_split(options.layout, folder, options.split, target, convention=convention, overwrite=True)
             for item in result.unpaired:
                 print(f"skipped {item.path}: {item.reason}", file=sys.stderr)

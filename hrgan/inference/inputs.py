@@ -17,6 +17,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from hrgan.conditioning import format_values, invalid_label_values
 from hrgan.data.images import BadSampleError, decode_image, map_to_array
+from hrgan.data.labels import LabelConvention
 from hrgan.data.layouts import SampleFiles, list_images, pair_files
 from hrgan.data.names import safe_key
 from hrgan.data.palette import Palette
@@ -51,6 +52,7 @@ class ReadOptions:
     instances: bool = True  # read instance maps (and require them)
     size: tuple[int, int] | None = None  # (W, H) to resize to, nearest
     palette: Palette | None = None  # RGB colour labels -> ids
+    files: LabelConvention | None = None  # how label files number the classes (shards hold stored ids)
 
 
 def _map(data: bytes, source: str, what: str, options: ReadOptions) -> np.ndarray:
@@ -72,12 +74,22 @@ def read_maps(
             does not know (listed), an instance map of another size.
     """
     label_array = _map(*label, "label", options)
+    files = options.files
+    if files is not None and (files.offset or files.ignore_index != options.ignore_index):
+        outside = files.out_of_range(np.unique(label_array).tolist())
+        if outside:
+            raise BadSampleError(f"{label[1]}: label values {format_values(outside)} are neither a class "
+                                 f"({files.offset}..{files.offset + files.label_nc - 1} in the files) nor the "
+                                 f"unlabeled value {files.ignore_index}")
+        label_array = files.apply(label_array)
     values = invalid_label_values(label_array, options.label_nc, ignore_index=options.ignore_index)
     if values:
+        hint = "; masks numbered from 1? pass --label-offset 1 (and --ignore-index 0 when 0 is unlabeled)" \
+            if min(values) >= options.label_nc and not (files and files.offset) else ""
         raise BadSampleError(
             f"{label[1]}: label values {format_values(values)} are not classes of this model "
             f"(it knows 0..{options.label_nc - 1}"
-            + (f" and {options.ignore_index} as unlabeled)" if options.ignore_index is not None else ")")
+            + (f" and {options.ignore_index} as unlabeled)" if options.ignore_index is not None else ")") + hint
         )
     instance_array = None
     if instance is not None:

@@ -51,6 +51,8 @@ class InferOptions:
         scale: ``trained`` (run at the training resolution's scale, photos resized back to each map's size),
             ``native`` (run on the maps as they are) or (W, H) (resize the maps to it, nearest; photos at that size).
         palette: palette JSON for colour-coded label images.
+        label_offset, ignore_index: how label files number the classes (``hrgan shards``' options of the same
+            names: file value of class 0, and of unlabeled pixels); None: the export's class table's.
         batch_size: maps per forward pass (same-size neighbours are batched).
         style: instance features of models with an encoder (default: random clusters).
         seed: seed of random styles; each map is reproducible alone.
@@ -64,6 +66,8 @@ class InferOptions:
     instance_edges: bool = True
     scale: str | tuple[int, int] = "trained"
     palette: Path | None = None
+    label_offset: int | None = None
+    ignore_index: int | None = None
     batch_size: int = 4
     style: Style | None = None
     seed: int = 0

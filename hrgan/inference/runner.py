@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -168,11 +168,12 @@ def run_inference(synth: Synthesizer, labels: str, options: InferOptions,
         label_nc=synth.label_nc, ignore_index=synth.ignore_index, instances=uses_instances,
         size=options.scale if isinstance(options.scale, tuple) else None,
         palette=Palette.load(options.palette) if options.palette else None,
+        files=synth.file_convention(options.label_offset, options.ignore_index),
     )
     summary = Summary()
     runner = Runner(synth, options, summary, on_warning)
     if is_shard_input(labels):
-        dataset, total = ShardInputs(labels, reading), None
+        dataset, total = ShardInputs(labels, replace(reading, files=None)), None  # stored ids
         workers = min(options.workers, len(dataset.urls))
     else:
         samples, summary.failed, warnings = find_input_files(labels, options.instances if uses_instances else None)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from hrgan.artifacts import build_network, read_export
 from hrgan.conditioning import build_generator_input
+from hrgan.data.labels import LabelConvention
 from hrgan.inference.options import PRECISION_NAMES
 from hrgan.inference.styles import StyleBank
 from hrgan.models import instance_average_pool, run_generator
@@ -69,6 +70,19 @@ class Synthesizer:
         """(W, H) the exported stage trained at, or None (imported weights)."""
         resolution = self.export.get("resolution")
         return tuple(resolution) if resolution else None
+
+    def file_convention(self, label_offset: int | None = None, ignore_index: int | None = None) -> LabelConvention:
+        """How label files number the classes: the arguments (``hrgan shards``' options), else the export's
+        class table's convention, else the model's own ids."""
+        classes = self.export["classes"]
+        offset = label_offset if label_offset is not None else classes.get("label_offset") or 0
+        if ignore_index is not None:
+            ignore = ignore_index
+        elif offset and label_offset is None:
+            ignore = classes.get("ignore_index")  # the table's offset comes with its unlabeled value
+        else:
+            ignore = None if offset else self.ignore_index
+        return LabelConvention(self.label_nc, ignore, offset)
 
     @property
     def palette(self) -> list[list[int]]:

@@ -22,6 +22,8 @@ class DataFacts:
     mixed_sizes: bool
     num_samples: int
     classes: str | None
+    label_offset: int = 0
+    file_ignore_index: int | None = None
 
     @classmethod
     def from_entry(cls, entry: dict) -> DataFacts:
@@ -30,7 +32,8 @@ class DataFacts:
             raise ValueError("the manifest records no image sizes (no samples were written)")
         width, height = (int(v) for v in sizes.most_common(1)[0][0].split("x"))
         return cls(int(entry["label_nc"]), entry.get("ignore_index"), bool(entry.get("has_instances")),
-                   (width, height), len(sizes) > 1, int(entry.get("num_samples") or 0), entry.get("classes"))
+                   (width, height), len(sizes) > 1, int(entry.get("num_samples") or 0), entry.get("classes"),
+                   int(entry.get("label_offset") or 0), entry.get("file_ignore_index"))
 
 
 def training_size(size: tuple[int, int], device: str) -> tuple[int, int]:
@@ -87,6 +90,10 @@ def starter_config(facts: DataFacts, *, train_urls: str, val_urls: str | None, d
     ngf = 32 if device == "cpu" else 64
     blocks = 6 if device == "cpu" else 9
     classes = f"  classes: {facts.classes}               # names and colours for samples and exports\n" if facts.classes else ""
+    if facts.label_offset and not facts.classes:
+        file_ignore = f" --ignore-index {facts.file_ignore_index}" if facts.file_ignore_index is not None else ""
+        classes += (f"  # the shards were written with --label-offset {facts.label_offset}{file_ignore}: pass the same to "
+                    "'hrgan infer' on your own mask files\n")
     ignore = f"{facts.ignore_index}" if facts.ignore_index is not None else "null"
     load_size = (f"  load_size: [{facts.size[0]}, {facts.size[1]}]  # the set has several sizes: each sample is resized "
                  "to the commonest on load\n") if facts.mixed_sizes else ""

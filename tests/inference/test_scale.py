@@ -94,3 +94,17 @@ def test_evaluate_scores_at_the_samples_size_after_running_at_the_trained_scale(
     trained_scale, native = score(), score("--size", "native")
     assert len(trained_scale["samples"]) == len(native["samples"]) == 2
     assert trained_scale["psnr"] != native["psnr"]
+
+
+def test_label_files_numbered_from_one_need_the_offset(trained, odd_maps, tmp_path, capsys):
+    shifted = tmp_path / "from_one"
+    shifted.mkdir()
+    for path in (odd_maps / "test_label").iterdir():
+        Image.fromarray(np.array(Image.open(path)) + 1).save(shifted / path.name)
+    common = ["--checkpoint", str(trained / "export.pt"), "--instances", str(odd_maps / "test_inst"), "--workers", "0"]
+    assert infer(common + ["--labels", str(shifted), "--out", str(tmp_path / "plain")]) == 1
+    assert "masks numbered from 1? pass --label-offset 1" in capsys.readouterr().out
+    assert infer(common + ["--labels", str(shifted), "--label-offset", "1", "--out", str(tmp_path / "offset")]) == 0
+    assert infer(common + ["--labels", str(odd_maps / "test_label"), "--out", str(tmp_path / "stored")]) == 0
+    for path in (tmp_path / "stored").glob("*.png"):
+        assert np.array_equal(photo(path), photo(tmp_path / "offset" / path.name))
