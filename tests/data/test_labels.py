@@ -1,0 +1,30 @@
+"""Label conventions: file values to stored ids, and the advice `hrgan shards` prints about the options."""
+
+from collections import Counter
+
+import numpy as np
+
+from hrgan.data.labels import LabelConvention, describe_values, label_advice
+
+
+def test_offset_and_ignore_map_file_values_to_stored_ids():
+    ade = LabelConvention(label_nc=150, ignore_index=0, offset=1)
+    np.testing.assert_array_equal(ade.apply(np.array([0, 1, 150])), [255, 0, 149])
+    assert ade.out_of_range([0, 1, 150, 151]) == [151] and ade.stored_ignore == 255
+    assert LabelConvention(300, 0, 1).stored_ignore == 65535  # 255 is a class there
+    coco = LabelConvention(label_nc=182, ignore_index=255)
+    np.testing.assert_array_equal(coco.apply(np.array([0, 181, 255])), [0, 181, 255])
+
+
+def advice(values, **convention):
+    return " ".join(label_advice(Counter({v: 10 for v in values}), LabelConvention(**convention)))
+
+
+def test_advice_names_the_option_that_fixes_a_mismatch():
+    assert "pass --label-offset 1 --ignore-index 0" in advice(range(0, 151), label_nc=150, ignore_index=0)
+    assert "pass --label-offset 1" in advice(range(1, 13), label_nc=12)
+    assert "pass --ignore-index 255" in advice([*range(0, 19), 255], label_nc=19)
+    assert "pass --label-nc 36" in advice(range(0, 36), label_nc=35)
+    assert "9 of the 12 classes never occur" in advice(range(0, 3), label_nc=12)
+    assert advice(range(0, 12), label_nc=12) == "" and advice(range(0, 151), label_nc=150, ignore_index=0, offset=1) == ""
+    assert describe_values(Counter({0: 1, 5: 3})) == "0..5 (2 distinct); commonest: 5 75.0%, 0 25.0%"
