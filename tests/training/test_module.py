@@ -277,3 +277,10 @@ def test_init_from_a_lightning_checkpoint(tiny_shards, tmp_path):
     report = load_matching_weights(fresh, tmp_path / "ckpt" / "last.ckpt")
     assert not report["new"] and not report["skipped"]
     assert same(snapshot(trained.generator), snapshot(fresh.generator))
+
+
+def test_the_vgg_loss_says_when_it_is_off_for_want_of_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    with pytest.warns(UserWarning, match=r"the VGG loss is off: no VGG19 weights .*model.vgg_weights"):
+        module = tiny_module(use_vgg_loss=True, vgg_if_available=True)
+    assert module.vgg is None
