@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the label files' value of class 0, as for hrgan shards (1 for classes numbered from 1; "
                              "default: the export's class table's, else 0)")
     parser.add_argument("--ignore-index", type=non_negative_int, metavar="V",
-                        help="the label files' value for unlabeled pixels (default: the class table's, or the model's)")
+                        help="the label files' value for unlabeled pixels, read as the model's ignore value "
+                             "(default: the class table's with its offset, else the model's)")
     parser.add_argument("--size", type=argument_type(parse_scale), default=TRAINED, metavar="trained|native|WxH",
                         help="the scale the model runs at: trained (default; photos come back at each map's size), "
                              "native (the maps as they are) or WxH (maps resized to it, photos at WxH)")

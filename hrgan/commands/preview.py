@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import command_parser, fail, positive_int
+from hrgan.commands.common import command_parser, fail, positive_int, warn
 
 PROG = "hrgan preview"
 
@@ -40,11 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     from hrgan.io import OutputError
     from hrgan.visualize import save_png
 
+    from hrgan.data.stream import TooManyBadSamples
+
     try:
         shards = ShardSet.find(args.data, args.split)
-        grid, columns = preview_grid(shards, args.num)
-    except (FileNotFoundError, ValueError) as error:
-        return fail(PROG, str(error))
+        grid, columns = preview_grid(shards, args.num, on_warning=lambda line: warn(PROG, line))
+    except TooManyBadSamples as error:
+        return fail(PROG, error.line())
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        return fail(PROG, f"{args.data}: {error}" if isinstance(error, KeyError) else str(error))
     try:
         save_png(args.out, grid)
     except (OSError, OutputError) as error:

@@ -13,8 +13,11 @@ Label conventions: the mask files' value of class 0 is --label-offset (ADE20K:
 are stored as 255. --classes NAME (a built-in table: ade20k, celebamask-hq,
 cityscapes, coco-stuff, facades, synthetic) or --classes FILE (a classes.json)
 gives label_nc, the offset and the ignore value in one option; a classes.json
-under --root is read when no option says otherwise. The command prints the
-values it found and what to pass when they disagree with the options.
+under --root is read when neither --classes nor --label-nc is given. The
+command prints the values it found and what to pass when they disagree with
+the options; when they show that the options would store wrong ids (classes
+numbered from 1 read from 0, an ignore value that is also a class) it writes
+nothing and fails, unless --accept-labels.
 
 Sizes: with --size WxH every modality is resized to WxH before sizes are
 compared (photos Lanczos, label and instance maps nearest), so 512x512 masks
@@ -76,6 +79,9 @@ def build_parser():
                         help="resize every sample once, here (labels and instances nearest, photos Lanczos, re-encoded in "
                              "their own format unless --reencode): training at 1024x512 from 2048x1024 frames then "
                              "decodes a quarter of the pixels per sample")
+    parser.add_argument("--accept-labels", action="store_true",
+                        help="write the shards even when the label values show the options to be wrong (classes "
+                             "numbered from 1 read from 0, an ignore value that is also a class)")
     parser.add_argument("--max-shard-samples", type=positive_int, default=1000, help="samples per shard at most (default: %(default)s)")
     parser.add_argument("--max-shard-mb", type=positive_float, default=512, help="shard size in MiB at most (default: %(default)s)")
     parser.add_argument("--max-bad-fraction", type=fraction, default=0.05,
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             palette=palette, labels=args.labels, instances=args.instances, images=args.images,
             require_images=not args.allow_missing_images, reencode=args.reencode, size=args.size,
             max_shard_samples=args.max_shard_samples, max_shard_mb=args.max_shard_mb, workers=args.workers,
-            overwrite=args.overwrite, max_bad_fraction=args.max_bad_fraction,
+            overwrite=args.overwrite, max_bad_fraction=args.max_bad_fraction, strict_labels=not args.accept_labels,
         )
     except FileExistsError as error:
         parser.error(str(error))
@@ -126,9 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         outside = entry["palette_outside_fraction"]
         print(f"palette: on average {outside['mean']:.1%} of label pixels were farther than {args.palette_tolerance} "
               f"from every palette colour (max {outside['max']:.1%})")
-    if result.too_many_bad:
-        return fail(PROG, f"{len(result.bad)} of {result.considered} samples are bad (> {args.max_bad_fraction:.0%}); "
-                          f"nothing written, {args.out} left as it was")
+    if result.refusal:
+        return fail(PROG, f"{result.refusal}; nothing written, {args.out} left as it was")
     sizes = ", ".join(f"{size} ({n})" for size, n in sorted(entry["image_sizes"].items(), key=lambda kv: -kv[1]))
     print(f"wrote {entry['num_samples']} samples in {len(entry['shards'])} shards to {args.out} ({result.manifest.name} "
           f"updated); {len(result.bad)} bad, {len(result.unpaired)} unpaired files skipped; sizes: {sizes or 'none'}")

@@ -23,22 +23,34 @@ class LabelConvention:
         label_nc: classes the model is given.
         ignore_index: the file value meaning unlabeled, or None.
         offset: the file value of class 0 (ADE20K: 1); stored id = file value - offset.
+        store_ignore_as: the stored value of unlabeled pixels (a model's ignore_index); default below.
     """
 
     label_nc: int
     ignore_index: int | None = None
     offset: int = 0
+    store_ignore_as: int | None = None
 
     @property
     def stored_ignore(self) -> int | None:
-        """The ignore value in stored maps: the file's own without an offset, else 255 (65535 past 255 classes)."""
-        if self.ignore_index is None or not self.offset:
+        """The ignore value in stored maps: ``store_ignore_as``, else the file's own without an offset,
+        else 255 (65535 past 255 classes)."""
+        if self.ignore_index is None:
+            return None
+        if self.store_ignore_as is not None:
+            return self.store_ignore_as
+        if not self.offset:
             return self.ignore_index
         return 255 if self.label_nc <= 255 else 65535
 
+    @property
+    def ignore_is_a_class(self) -> bool:
+        """The ignore value is also the file value of a class (whose pixels would then never train it)."""
+        return self.ignore_index is not None and 0 <= self.ignore_index - self.offset < self.label_nc
+
     def apply(self, values: np.ndarray) -> np.ndarray:
         """Stored ids of file values (an int64 array; values that fall outside the classes stay visible as such)."""
-        if not self.offset:
+        if not self.offset and self.stored_ignore == self.ignore_index:
             return values
         stored = values - self.offset
         if self.ignore_index is not None:
@@ -65,6 +77,19 @@ def describe_values(counts: Counter, limit: int = 12) -> str:
     return f"{min(counts)}..{max(counts)} ({len(counts)} distinct); commonest: {common}"
 
 
+def numbered_from_one(counts: Counter, convention: LabelConvention) -> bool:
+    """The values look like classes 1..label_nc (0 unlabeled or absent) read without ``--label-offset 1``."""
+    classes = set(counts) - {convention.ignore_index}
+    return (not convention.offset and bool(classes) and min(classes) >= 1 and max(classes) == convention.label_nc
+            and (convention.ignore_index in (None, 0) or convention.ignore_index > convention.label_nc))
+
+
+def label_mismatch(counts: Counter, convention: LabelConvention) -> bool:
+    """A convention that would store wrong ids without failing: classes numbered from 1 read from 0, or an
+    ignore value that is also a class's value. ``hrgan shards`` refuses these unless told otherwise."""
+    return bool(counts) and (numbered_from_one(counts, convention) or convention.ignore_is_a_class)
+
+
 def label_advice(counts: Counter, convention: LabelConvention) -> list[str]:
     """What the values found say about the options given: one line per mismatch, with the option that fixes it."""
     if not counts:
@@ -76,19 +101,21 @@ def label_advice(counts: Counter, convention: LabelConvention) -> list[str]:
     outside = convention.out_of_range(sorted(found))
     if outside:
         classes = found - {ignore}
-        first, last = min(classes, default=0), max(classes, default=0)
+        last = max(classes, default=0)
         line = f"values {_shown(outside)} are neither a class ({offset}..{offset + nc - 1} in the files) nor the ignore value"
-        if not offset and first >= 1 and last == nc and ignore in (None, 0):
-            line += "; classes numbered from 1" + (" with 0 = unlabeled: pass --label-offset 1 --ignore-index 0"
-                                                   if 0 in found else ": pass --label-offset 1")
+        if numbered_from_one(counts, convention):
+            keep = f" --ignore-index {ignore}" if ignore not in (None, 0) else " --ignore-index 0" if 0 in found else ""
+            line += "; classes numbered from 1" + (" with 0 = unlabeled" if 0 in found and ignore in (None, 0) else "")
+            line += f": pass --label-offset 1{keep}"
         elif 255 in outside and 255 == high and ignore is None:
             line += "; 255 looks like 'unlabeled': pass --ignore-index 255"
         else:
             line += f"; pass --label-nc {last - offset + 1} to cover them"
         advice.append(line)
-    if ignore is not None and not offset and 0 <= ignore < nc:
-        advice.append(f"the ignore value {ignore} is also class {ignore} of 0..{nc - 1}: those pixels never train class "
-                      f"{ignore}; if classes are numbered from 1, pass --label-offset 1")
+    if convention.ignore_is_a_class:
+        cls = ignore - offset
+        advice.append(f"the ignore value {ignore} is also class {cls} (of 0..{nc - 1}): those pixels never train class "
+                      f"{cls}" + ("; if classes are numbered from 1, pass --label-offset 1" if not offset else ""))
     if ignore is not None and ignore not in found and not outside:
         advice.append(f"the ignore value {ignore} never occurs in the labels")
     unused = [c for c in range(nc) if c + offset not in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +47,15 @@ class ShardSet:
             raise FileNotFoundError(f"{data}: no shards with a manifest.json beside them")
         return cls(data, next(iter(entries.values())))
 
-    def classes(self) -> ClassInfo:
-        """The class table the shards were written with, else numbered classes."""
-        spec = self.entry.get("classes")
+    def classes(self, on_warning: Callable[[str], None] | None = None) -> ClassInfo:
+        """The class table the shards were written with, else numbered classes (saying why to ``on_warning``)."""
+        spec, label_nc = self.entry.get("classes"), self.entry["label_nc"]
         try:
-            return load_classes(spec, self.entry["label_nc"]) if spec else load_classes(None, self.entry["label_nc"])
-        except (FileNotFoundError, ValueError):
-            return load_classes(None, self.entry["label_nc"])
+            return load_classes(spec, label_nc) if spec else load_classes(None, label_nc)
+        except (FileNotFoundError, ValueError) as error:
+            if on_warning is not None:
+                on_warning(f"numbered classes: the shards' class table cannot be read ({error})")
+            return load_classes(None, label_nc)
 
 
 def _fit_height(array: np.ndarray, height: int, nearest: bool) -> np.ndarray:
@@ -96,9 +99,10 @@ def legend(classes: ClassInfo, shown: list[int], width: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def preview_grid(shards: ShardSet, num: int = 8) -> tuple[np.ndarray, list[str]]:
+def preview_grid(shards: ShardSet, num: int = 8,
+                 on_warning: Callable[[str], None] | None = None) -> tuple[np.ndarray, list[str]]:
     """The preview picture (rows of samples, a caption strip, the legend of the classes they show) and its columns."""
-    classes = shards.classes()
+    classes = shards.classes(on_warning)
     palette = np.array(classes.colors, dtype=np.uint8)
     rows, columns, seen = sample_rows(shards, num, palette)
     if not rows:

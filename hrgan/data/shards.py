@@ -30,7 +30,7 @@ from hrgan import __version__
 from hrgan.conditioning import format_values
 from hrgan.data.images import BadSampleError, decode_image, encode_png, map_to_array
 from hrgan.data.classes import builtin_tables, read_table, table_info
-from hrgan.data.labels import LabelConvention, label_advice, value_counts
+from hrgan.data.labels import LabelConvention, label_advice, label_mismatch, value_counts
 from hrgan.data.layouts import SampleFiles, Unpaired, find_samples
 from hrgan.data.names import safe_key
 from hrgan.data.palette import Palette
@@ -248,6 +248,16 @@ class WrittenShards:
         considered = self.good + len(self.bad)
         return bool(considered) and len(self.bad) / considered > max_bad_fraction
 
+    def refusal(self, max_bad_fraction: float, convention: LabelConvention, strict_labels: bool) -> str | None:
+        """Why the split must not be used (nothing is then written), or None."""
+        considered = self.good + len(self.bad)
+        if self.too_many_bad(max_bad_fraction):
+            return f"{len(self.bad)} of {considered} samples are bad (> {max_bad_fraction:.0%})"
+        if strict_labels and label_mismatch(self.label_values, convention):
+            return ("the label values disagree with the options in a way that would store wrong class ids (see the "
+                    "check: lines); fix the options, or pass --accept-labels to write them as they are")
+        return None
+
 
 def write_shards(
     samples: list[SampleFiles],
@@ -260,9 +270,11 @@ def write_shards(
     workers: int = 1,
     progress: bool = True,
     max_bad_fraction: float = 1.0,
+    strict_labels: bool = False,
 ) -> WrittenShards:
-    """Validate and write ``samples`` in order. The shards get their final names only when at most
-    ``max_bad_fraction`` of the samples are bad; otherwise none is left and ``shards`` is empty."""
+    """Validate and write ``samples`` in order. The shards get their final names only when ``refusal`` finds
+    nothing (at most ``max_bad_fraction`` bad; with ``strict_labels`` no ``label_mismatch``); otherwise none is
+    left and ``shards`` is empty."""
     out.mkdir(parents=True, exist_ok=True)
     sink = _ShardSink(out, split, max_samples=max_samples, max_bytes=int(max_megabytes * 2**20))
     bad: list[Unpaired] = []
@@ -308,7 +320,7 @@ def write_shards(
     if outside:
         stats["palette_outside_fraction"] = {"mean": float(np.mean(outside)), "max": float(np.max(outside))}
     written = WrittenShards([], good, bad, stats, label_values)
-    if written.too_many_bad(max_bad_fraction):
+    if written.refusal(max_bad_fraction, options.convention, strict_labels):
         sink.abort()
     else:
         written.shards = sink.commit()
@@ -348,17 +360,18 @@ class SplitResult:
     skipped, and the label values it found with advice on the options."""
 
     entry: dict
-    manifest: Path | None  # None: too many bad samples, nothing was recorded or replaced
+    manifest: Path | None  # None: refused (too many bad samples, wrong label options); nothing recorded or replaced
     bad: list[Unpaired]
     unpaired: list[Unpaired]
     considered: int
     convention: LabelConvention
     label_values: Counter
     advice: list[str]
+    refusal: str | None = None  # why nothing was written
 
     @property
     def too_many_bad(self) -> bool:
-        """More than the allowed fraction of the samples were bad: the split is not fit to train on."""
+        """The split was refused (too many bad samples, or label options that would store wrong ids)."""
         return self.manifest is None
 
 
@@ -368,10 +381,11 @@ def label_convention(
 ) -> tuple[LabelConvention, str | None]:
     """The label convention of a data set and the class table it came from (or None).
 
-    Options given win; the others come from the ``classes`` table (a built-in name or a path), else from
-    ``{root}/classes.json`` when there is one. ``ValueError`` when ``label_nc`` is known from nowhere.
+    Options given win; the others come from the ``classes`` table (a built-in name or a path), else (without
+    ``label_nc``) from ``{root}/classes.json`` when there is one. ``ValueError`` when ``label_nc`` is known from nowhere.
     """
-    spec = classes if classes is not None else (str(Path(root) / "classes.json") if (Path(root) / "classes.json").is_file() else None)
+    root_table = Path(root) / "classes.json"
+    spec = classes if classes is not None else str(root_table) if label_nc is None and root_table.is_file() else None
     info = table_info(*read_table(spec)) if spec is not None else None
     if label_nc is None and info is None:
         raise ValueError(f"pass --label-nc, or --classes with a table ({', '.join(builtin_tables())} or a "
@@ -406,6 +420,7 @@ def write_split(
     workers: int | None = None,
     overwrite: bool = False,
     max_bad_fraction: float = 0.05,
+    strict_labels: bool = True,
     progress: bool = True,
 ) -> SplitResult:
     """Find the samples of one split of a dataset layout, write them as ``{out}/{split}-NNNNNN.tar`` and record
@@ -415,8 +430,9 @@ def write_split(
     ``classes`` names the class table, recorded for later commands. ``workers`` (processes) defaults to the cores, at most 8. Raises
     ``FileExistsError`` when ``out`` already holds shards of the split (unless ``overwrite``),
     ``FileNotFoundError`` / ``ValueError`` for a layout that finds nothing, a bad palette or a corrupt manifest.
-    Bad samples are skipped and listed in the result; when more than ``max_bad_fraction`` of them are bad,
-    nothing is written or recorded and the split's existing shards stay (``too_many_bad``).
+    Bad samples are skipped and listed in the result; when more than ``max_bad_fraction`` of them are bad, or
+    (``strict_labels``) the values found show the convention to be wrong (``hrgan.data.labels.label_mismatch``),
+    nothing is written or recorded and the split's existing shards stay (``refusal`` says why).
     """
     root, out = Path(root), Path(out)
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
@@ -431,7 +447,8 @@ def write_split(
                                      require_images=require_images)
     options = ShardOptions(convention=convention, palette=palette, reencode=reencode, size=size)
     written = write_shards(samples, out, split, options, max_samples=max_shard_samples, max_megabytes=max_shard_mb,
-                           workers=workers, progress=progress, max_bad_fraction=max_bad_fraction)
+                           workers=workers, progress=progress, max_bad_fraction=max_bad_fraction,
+                           strict_labels=strict_labels)
     entry = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hrgan_version": __version__,
@@ -451,11 +468,12 @@ def write_split(
         "unpaired_files": [{"path": str(u.path), "reason": u.reason} for u in unpaired],
     }
     manifest = None
-    if not written.too_many_bad(max_bad_fraction):
+    refusal = written.refusal(max_bad_fraction, convention, strict_labels)
+    if refusal is None:
         names = {s["url"] for s in written.shards}
         for stale in existing:
             if stale.name not in names:
                 stale.unlink()
         manifest = update_manifest(out, split, entry)
     return SplitResult(entry, manifest, written.bad, unpaired, written.good + len(written.bad), convention,
-                       written.label_values, label_advice(written.label_values, convention))
+                       written.label_values, label_advice(written.label_values, convention), refusal)

@@ -35,6 +35,7 @@ def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synt
     path, size and modification time (a digest of them), ``skip`` (the cache itself) and the report's own
     files left out."""
     digest = hashlib.sha256()
+    convention = synthesizer.file_convention()  # how the folder's label files are read
     skip = skip.resolve()
     report = Path(options.out).resolve()  # the report and what goes beside it, when --out is inside the folder
     for parent, folders, files in os.walk(folder):
@@ -46,7 +47,8 @@ def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synt
             stat = path.stat()
             digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return {"folder": str(folder.resolve()), "layout": options.layout, "split": options.split,
-            "label_nc": synthesizer.label_nc, "ignore_index": synthesizer.ignore_index, "files": digest.hexdigest()}
+            "label_nc": synthesizer.label_nc, "ignore_index": synthesizer.ignore_index,
+            "label_offset": convention.offset, "file_ignore_index": convention.ignore_index, "files": digest.hexdigest()}
 
 
 def _cached_source(target: Path) -> dict | None:

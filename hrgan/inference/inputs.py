@@ -78,14 +78,21 @@ def read_maps(
     if files is not None and (files.offset or files.ignore_index != options.ignore_index):
         outside = files.out_of_range(np.unique(label_array).tolist())
         if outside:
+            unlabeled = "none" if files.ignore_index is None else files.ignore_index
             raise BadSampleError(f"{label[1]}: label values {format_values(outside)} are neither a class "
                                  f"({files.offset}..{files.offset + files.label_nc - 1} in the files) nor the "
-                                 f"unlabeled value {files.ignore_index}")
+                                 f"unlabeled value ({unlabeled})")
         label_array = files.apply(label_array)
     values = invalid_label_values(label_array, options.label_nc, ignore_index=options.ignore_index)
     if values:
-        hint = "; masks numbered from 1? pass --label-offset 1 (and --ignore-index 0 when 0 is unlabeled)" \
-            if min(values) >= options.label_nc and not (files and files.offset) else ""
+        if values == [255] and options.ignore_index is None:
+            hint = "; 255 for unlabeled pixels? this model has no ignore value: map them to a class first"
+        elif values == [255]:
+            hint = "; 255 for unlabeled pixels? pass --ignore-index 255"
+        elif min(values) >= options.label_nc and not (files and files.offset):
+            hint = "; masks numbered from 1? pass --label-offset 1 (and --ignore-index 0 when 0 is unlabeled)"
+        else:
+            hint = ""
         raise BadSampleError(
             f"{label[1]}: label values {format_values(values)} are not classes of this model "
             f"(it knows 0..{options.label_nc - 1}"

@@ -30,6 +30,21 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
+def label_file_convention(export: dict, label_offset: int | None = None, ignore_index: int | None = None) -> LabelConvention:
+    """How label files number an export's classes: the arguments (``hrgan shards``' options), else its class
+    table's convention, else the model's own ids. Unlabeled pixels become the model's ignore value."""
+    classes = export["classes"]
+    table_offset = classes.get("label_offset") or 0
+    offset = table_offset if label_offset is None else label_offset
+    if ignore_index is not None:
+        ignore = ignore_index
+    elif offset == table_offset and table_offset:
+        ignore = classes.get("ignore_index")  # the table's offset comes with its unlabeled value
+    else:
+        ignore = None if offset else export.get("ignore_index")
+    return LabelConvention(export["label_nc"], ignore, offset, store_ignore_as=export.get("ignore_index"))
+
+
 class Synthesizer:
     """The generator (and encoder) of an inference export on one device.
 
@@ -72,17 +87,8 @@ class Synthesizer:
         return tuple(resolution) if resolution else None
 
     def file_convention(self, label_offset: int | None = None, ignore_index: int | None = None) -> LabelConvention:
-        """How label files number the classes: the arguments (``hrgan shards``' options), else the export's
-        class table's convention, else the model's own ids."""
-        classes = self.export["classes"]
-        offset = label_offset if label_offset is not None else classes.get("label_offset") or 0
-        if ignore_index is not None:
-            ignore = ignore_index
-        elif offset and label_offset is None:
-            ignore = classes.get("ignore_index")  # the table's offset comes with its unlabeled value
-        else:
-            ignore = None if offset else self.ignore_index
-        return LabelConvention(self.label_nc, ignore, offset)
+        """How label files number the classes (``label_file_convention`` of this export)."""
+        return label_file_convention(self.export, label_offset, ignore_index)
 
     @property
     def palette(self) -> list[list[int]]:

@@ -50,8 +50,10 @@ class HrganCLI(LightningCLI):
 
     def _instantiate_trainer(self, config: dict, callbacks: list):
         """Our schedule-wide progress bar instead of Lightning's per-epoch one, unless the config brings one."""
+        given = config.get("callbacks") or []
+        given = given if isinstance(given, list) else [given]  # one callback may be given alone
         if config.get("enable_progress_bar") is not False and not any(
-            isinstance(c, ProgressBar) for c in [*(config.get("callbacks") or []), *callbacks]
+            isinstance(c, ProgressBar) for c in [*given, *callbacks]
         ):
             callbacks = [*callbacks, ScheduleProgressBar()]
         return super()._instantiate_trainer(config, callbacks)

@@ -304,8 +304,9 @@ class Pix2PixHDModule(pl.LightningModule):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         problems = [line for urls in (getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None))
                     for line in label_problems(self.label_nc, self.ignore_index, urls)]
-        problems += size_problems(getattr(datamodule, "train_urls", None), getattr(datamodule, "load_size", None),
-                                  [stage.batch_size for stage in self.progress.schedule.stages])
+        for urls in (getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None)):
+            problems += size_problems(urls, getattr(datamodule, "load_size", None),
+                                      [stage.batch_size for stage in self.progress.schedule.stages])
         if problems:
             raise SettingsError(problems)
         if self.hparams.channels_last:

@@ -28,6 +28,7 @@ class ScheduleProgressBar(ProgressBar):
         self._enabled = True
         self._bar: tqdm | None = None
         self._stage_clock: tuple[int, int, float] | None = None  # (stage, iteration, time) the stage's rate counts from
+        self._val_bar: tqdm | None = None  # hrgan validate's own bar
 
     def disable(self) -> None:
         self._enabled = False
@@ -74,8 +75,25 @@ class ScheduleProgressBar(ProgressBar):
     def on_validation_start(self, trainer, pl_module) -> None:
         if self._bar is not None and not trainer.sanity_checking:
             self._bar.set_postfix_str(f"{self.stage_text(pl_module)}, validating")
+        elif self._bar is None and self._enabled and trainer.is_global_zero and trainer.state.fn == "validate":
+            # hrgan validate: a bar over the validation batches
+            total = sum(n for n in trainer.num_val_batches if n != float("inf")) or None
+            self._val_bar = tqdm(total=total, desc="validate", unit="batch", dynamic_ncols=True)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if getattr(self, "_val_bar", None) is not None:
+            self._val_bar.update()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if getattr(self, "_val_bar", None) is not None:
+            self._val_bar.close()
+            self._val_bar = None
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self.on_train_end(trainer, pl_module)
+        self.on_validation_end(trainer, pl_module)

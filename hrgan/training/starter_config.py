@@ -3,6 +3,7 @@ the instance use and the resolution; the device decides the network size and the
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ class DataFacts:
                    int(entry.get("label_offset") or 0), entry.get("file_ignore_index"))
 
 
+def quoted(text: str) -> str:
+    """A YAML scalar that reads back as ``text`` whatever it holds ('#', ':', braces, 'yes'): a JSON string."""
+    return json.dumps(text)
+
+
 def training_size(size: tuple[int, int], device: str) -> tuple[int, int]:
     """The data's (W, H), shrunk so the long side is at most the device's, in multiples of SIZE_MULTIPLE."""
     width, height = size
@@ -57,6 +63,7 @@ def _schedule(facts: DataFacts, size: tuple[int, int], device: str) -> str:
         niter_decay: {steps // 2}              # the learning rate decays linearly over the last half"""
     if width >= 1024 or height >= 1024:
         half = (width // 2, height // 2)
+        settle = min(10000, 20 * max(facts.num_samples, 1))  # a tenth of the 200-epoch stage at most
         return f"""  schedule:
     stages:
       - resolution: [{half[0]}, {half[1]}]  # pix2pixHD: the global generator at half size first
@@ -71,8 +78,8 @@ def _schedule(facts: DataFacts, size: tuple[int, int], device: str) -> str:
         batch_size: 1
         epochs: 200
         niter_decay: 100
-        fix_global_steps: 10000        # only the new enhancer trains at first (pix2pixHD's niter_fix_global)
-        fade_in_steps: 10000"""
+        fix_global_steps: {settle}        # iterations in which only the new enhancer trains (pix2pixHD's niter_fix_global, in epochs there)
+        fade_in_steps: {settle}           # iterations over which its output is blended in"""
     return f"""  schedule:
     stages:
       - resolution: [{width}, {height}]  # the data's aspect ratio
@@ -89,7 +96,7 @@ def starter_config(facts: DataFacts, *, train_urls: str, val_urls: str | None, d
     two_stage = device == "gpu" and max(size) >= 1024
     ngf = 32 if device == "cpu" else 64
     blocks = 6 if device == "cpu" else 9
-    classes = f"  classes: {facts.classes}               # names and colours for samples and exports\n" if facts.classes else ""
+    classes = f"  classes: {quoted(facts.classes)}               # names and colours for samples and exports\n" if facts.classes else ""
     if facts.label_offset and not facts.classes:
         file_ignore = f" --ignore-index {facts.file_ignore_index}" if facts.file_ignore_index is not None else ""
         classes += (f"  # the shards were written with --label-offset {facts.label_offset}{file_ignore}: pass the same to "
@@ -97,7 +104,7 @@ def starter_config(facts: DataFacts, *, train_urls: str, val_urls: str | None, d
     ignore = f"{facts.ignore_index}" if facts.ignore_index is not None else "null"
     load_size = (f"  load_size: [{facts.size[0]}, {facts.size[1]}]  # the set has several sizes: each sample is resized "
                  "to the commonest on load\n") if facts.mixed_sizes else ""
-    val = f"  val_urls: {val_urls}\n" if val_urls else "  val_urls: null  # no validation split found: pass --data.val_urls to add one\n"
+    val = f"  val_urls: {quoted(val_urls)}\n" if val_urls else "  val_urls: null  # no validation split found: pass --data.val_urls to add one\n"
     return f"""# Starter config written by 'hrgan init-config' for {train_urls}
 # ({facts.num_samples} samples, {facts.size[0]}x{facts.size[1]}{' and other sizes' if facts.mixed_sizes else ''}, {facts.label_nc} classes), sized for a {device.upper()}.
 #   hrgan fit --config THIS_FILE
@@ -107,7 +114,7 @@ trainer:
   accelerator: {'cpu' if device == 'cpu' else 'gpu'}
   devices: {'1                      # one process' if device == 'cpu' else "auto                   # every GPU of the node (DDP)"}
   precision: {'32' if device == 'cpu' else 'bf16-mixed'}
-  default_root_dir: {run_dir}  # checkpoints/, samples/, export.pt and wandb/ go here
+  default_root_dir: {quoted(run_dir)}  # checkpoints/, samples/, export.pt and wandb/ go here
   log_every_n_steps: 50
   val_check_interval: {500 if device == 'cpu' else 2000}       # validate every this many batches
   check_val_every_n_epoch: null
@@ -147,7 +154,7 @@ model:
   vgg_if_available: true             # without VGG19 weights in the torch hub cache, trains without it (and says so)
   ema_decay: 0.999                   # exported weights are an average of the generator's
 data:
-  train_urls: {train_urls}
+  train_urls: {quoted(train_urls)}
 {val}  resolution: [{size[0]}, {size[1]}]
 {load_size}  num_workers: {2 if device == 'cpu' else 8}
   flip: true                         # horizontal flips (turn off for sets whose left and right differ)

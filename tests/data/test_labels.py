@@ -28,3 +28,17 @@ def test_advice_names_the_option_that_fixes_a_mismatch():
     assert "9 of the 12 classes never occur" in advice(range(0, 3), label_nc=12)
     assert advice(range(0, 12), label_nc=12) == "" and advice(range(0, 151), label_nc=150, ignore_index=0, offset=1) == ""
     assert describe_values(Counter({0: 1, 5: 3})) == "0..5 (2 distinct); commonest: 5 75.0%, 0 25.0%"
+
+
+def test_mismatches_that_would_store_wrong_ids_are_found():
+    from hrgan.data.labels import label_mismatch
+
+    counts = Counter({v: 10 for v in range(0, 151)})
+    assert label_mismatch(counts, LabelConvention(150, ignore_index=0))  # ADE20K read from 0
+    assert not label_mismatch(counts, LabelConvention(150, ignore_index=0, offset=1))
+    coco_from_one = Counter({v: 10 for v in [*range(1, 183), 255]})
+    assert label_mismatch(coco_from_one, LabelConvention(182, ignore_index=255))
+    assert "pass --label-offset 1 --ignore-index 255" in advice([*range(1, 183), 255], label_nc=182, ignore_index=255)
+    assert LabelConvention(10, ignore_index=5, offset=1).ignore_is_a_class  # class 4 would be lost
+    assert "also class 4" in advice(range(0, 11), label_nc=10, ignore_index=5, offset=1)
+    np.testing.assert_array_equal(LabelConvention(4, 200, store_ignore_as=255).apply(np.array([0, 200, 3])), [0, 255, 3])

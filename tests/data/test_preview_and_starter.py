@@ -47,3 +47,18 @@ def test_starter_config_trains(tiny_shards, tmp_path, capsys):
         assert main(["fit", "--config", str(config), *TINY_NET_ARGS, "--model.schedule.stages", stages,
                      "--trainer.logger", "false", "--trainer.val_check_interval", "2"]) == 0
     assert (tmp_path / "run" / "export.pt").is_file()
+
+
+def test_starter_config_reads_back_whatever_the_paths_hold():
+    from hrgan.training.starter_config import DataFacts, starter_config
+
+    facts = DataFacts(label_nc=300, ignore_index=65535, has_instances=False, size=(2048, 1024), mixed_sizes=True,
+                      num_samples=30, classes="yes")
+    text = starter_config(facts, train_urls="s/{a,b}-*.tar", val_urls="v: #1.tar", device="gpu", run_dir="runs/a #b")
+    settings = yaml.safe_load(text)
+    assert settings["trainer"]["default_root_dir"] == "runs/a #b" and settings["model"]["classes"] == "yes"
+    assert settings["data"]["train_urls"] == "s/{a,b}-*.tar" and settings["data"]["val_urls"] == "v: #1.tar"
+    assert settings["data"]["load_size"] == [2048, 1024] and settings["model"]["ignore_index"] == 65535
+    first, second = settings["model"]["schedule"]["stages"]
+    assert first["resolution"] == [512, 256] and second["resolution"] == [1024, 512]
+    assert second["fix_global_steps"] + second["fade_in_steps"] <= 200 * 30  # fits inside the stage

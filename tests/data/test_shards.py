@@ -210,3 +210,17 @@ def test_unknown_classes_table_is_one_line(tmp_path, capsys):
                  "--classes", "nope"])
     err = capsys.readouterr().err
     assert code == 1 and "'nope' not found" in err and "cityscapes" in err and len(err.strip().splitlines()) == 1
+
+
+def test_classes_numbered_from_one_are_refused_even_when_few_samples_show_it(tmp_path, capsys):
+    root, out = tmp_path / "data", tmp_path / "s"
+    for i in range(30):  # ADE20K style, 0 unlabeled, classes 1..3; only the first map holds class 3
+        write_png(root / "train_label" / f"{i}.png", np.array([[0, 1, 2, 3 if i == 0 else 2]], np.uint8))
+        write_png(root / "train_img" / f"{i}.png", np.zeros((1, 4, 3), np.uint8))
+    args = ["shards", "--layout", "pix2pixhd", "--root", str(root), "--out", str(out), "--workers", "1",
+            "--label-nc", "3", "--ignore-index", "0"]
+    assert main(args) == 1  # 1 bad of 30 is under 5%, but every stored id would be one too high
+    err = capsys.readouterr().err
+    assert "pass --label-offset 1 --ignore-index 0" in err and "--accept-labels" in err
+    assert not list(out.glob("*.tar")) and not (out / "manifest.json").exists()
+    assert main(args + ["--accept-labels"]) == 0 and manifest(out)["num_samples"] == 29

@@ -108,3 +108,14 @@ def test_label_files_numbered_from_one_need_the_offset(trained, odd_maps, tmp_pa
     assert infer(common + ["--labels", str(odd_maps / "test_label"), "--out", str(tmp_path / "stored")]) == 0
     for path in (tmp_path / "stored").glob("*.png"):
         assert np.array_equal(photo(path), photo(tmp_path / "offset" / path.name))
+
+
+def test_label_files_follow_the_export_class_tables_convention():
+    from hrgan.inference.synthesizer import label_file_convention
+
+    ade = {"label_nc": 150, "ignore_index": 255, "classes": {"label_offset": 1, "ignore_index": 0}}
+    assert label_file_convention(ade) == label_file_convention(ade, label_offset=1)  # the table's own offset
+    np.testing.assert_array_equal(label_file_convention(ade).apply(np.array([0, 1, 150])), [255, 0, 149])
+    plain = {"label_nc": 8, "ignore_index": 255, "classes": {}}
+    np.testing.assert_array_equal(label_file_convention(plain, ignore_index=200).apply(np.array([200, 3])), [255, 3])
+    assert label_file_convention(plain).apply(np.array([255, 3])).tolist() == [255, 3]

@@ -133,3 +133,10 @@ def test_progress_bar_counts_the_whole_schedule_and_each_stage(tmp_path, capfd):
     err = capfd.readouterr().err
     assert "fit: 100%" in err and "7/7" in err and "stage 2/2 128x64 4/4" in err and "stage 1/2 64x32" in err
     assert "Epoch" not in err  # not Lightning's per-epoch bar (3 one-batch epochs here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["validate", "--config", str(CONFIGS / "demo.yaml"), "--trainer.default_root_dir", str(tmp_path),
+                     *TINY_NETS, "--model.schedule.stages", stages([[64, 32], 0, 2, 2, 3], [[128, 64], 1, 3, 1, 4]),
+                     "--data.synthetic.root", str(tmp_path / "data"), "--trainer.logger", "false",
+                     "--trainer.enable_progress_bar", "true", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")]) == 0
+    assert "validate: 100%" in capfd.readouterr().err
