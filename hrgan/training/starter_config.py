@@ -150,7 +150,7 @@ model:
       num_D: {3 if two_stage else 2}
 {_schedule(facts, size, device)}
   lambda_feat: 10                    # feature matching (the paper's)
-  use_vgg_loss: true
+{"  lambda_l1: 100                    # pix2pix's L1 term: on short CPU runs it fixes the layout early (BENCHMARKS.md, facades)" + chr(10) if device == "cpu" else ""}  use_vgg_loss: true
   vgg_if_available: true             # without VGG19 weights in the torch hub cache, trains without it (and says so)
   ema_decay: 0.999                   # exported weights are an average of the generator's
 data:
