@@ -120,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, str(error))
     for item in result.unpaired:
         print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
-    for item in result.bad:
-        print(f"bad sample {item.path}: {item.reason}", file=sys.stderr)
+    for item in result.bad:  # the reason names the file
+        print(f"bad sample {item.reason}" if str(item.path) in item.reason else f"bad sample {item.path}: {item.reason}",
+              file=sys.stderr)
     entry = result.entry
     offset = f", offset {convention.offset}" if convention.offset else ""
     ignore = f", ignore value {convention.ignore_index}" if convention.ignore_index is not None else ""

@@ -76,7 +76,8 @@ class RejectedSample:
 
 
 class LabelValuesError(BadSampleError):
-    """Label values that are neither a class nor the ignore value; keeps the values found for the report."""
+    """A bad sample whose label map was read: keeps its values for the report (the values themselves may be
+    the problem, or another modality)."""
 
     def __init__(self, message: str, counts: Counter) -> None:
         super().__init__(message)
@@ -114,7 +115,6 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
         raw, palette_outside = options.palette.to_ids(np.asarray(label_image.convert("RGB")))
     else:
         raw = map_to_array(label_image, files.label, "label")
-    source_height, source_width = raw.shape
     convention = options.convention
     counts = value_counts(raw)
     outside = convention.out_of_range(sorted(counts))
@@ -123,6 +123,19 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
         raise LabelValuesError(f"{files.label}: label values {format_values(outside)} are neither a class "
                                f"({convention.offset}..{convention.offset + convention.label_nc - 1}) nor the "
                                f"ignore value{hint}", counts)
+    try:
+        return _encode_sample(files, options, raw, counts, palette_outside)
+    except LabelValuesError:
+        raise
+    except BadSampleError as error:
+        raise LabelValuesError(str(error), counts) from error
+
+
+def _encode_sample(files: SampleFiles, options: ShardOptions, raw: np.ndarray, counts: Counter,
+                   palette_outside: float | None) -> PreparedSample:
+    """The rest of ``prepare_sample`` once the label map is read and its values are valid."""
+    convention = options.convention
+    source_height, source_width = raw.shape
     label = convention.apply(raw)
     if options.size is not None:
         label = nearest_resize(label, options.size)
@@ -397,6 +410,8 @@ def label_convention(
         ignore_index=ignore_index if ignore_index is not None else (info.ignore_index if info else None),
         offset=label_offset if label_offset is not None else (info.label_offset if info else 0),
     )
+    if spec is not None and spec not in builtin_tables():
+        spec = str(Path(spec).resolve())  # later commands read it from anywhere
     return convention, spec
 
 
@@ -445,6 +460,7 @@ def write_split(
         read_manifest(out / MANIFEST)  # a corrupt one fails before any shard is written
     samples, unpaired = find_samples(layout, root, split, labels=labels, instances=instances, images=images,
                                      require_images=require_images)
+    created = not out.exists()
     options = ShardOptions(convention=convention, palette=palette, reencode=reencode, size=size)
     written = write_shards(samples, out, split, options, max_samples=max_shard_samples, max_megabytes=max_shard_mb,
                            workers=workers, progress=progress, max_bad_fraction=max_bad_fraction,
@@ -475,5 +491,7 @@ def write_split(
             if stale.name not in names:
                 stale.unlink()
         manifest = update_manifest(out, split, entry)
+    elif created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()  # a refused split leaves nothing behind, not even the folder
     return SplitResult(entry, manifest, written.bad, unpaired, written.good + len(written.bad), convention,
                        written.label_values, label_advice(written.label_values, convention), refusal)

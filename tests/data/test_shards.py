@@ -172,6 +172,7 @@ def test_size_resizes_each_modality_before_comparing(tmp_path, capsys):
         assert batch["image"][0, :, :, :7].max() < -0.9 and batch["image"][0, :, :, 9:].min() > 0.5
     reason = manifest(out)["bad_samples"][0]["reason"]
     assert "other.png: image is 64x48, label map 32x32: their aspect ratios differ" in reason
+    assert manifest(out)["label_values"] == {"0": 2 * 512 + 128 * 64, "1": 2 * 512 + 128 * 64}  # all 3 maps, the refused one too
 
 
 def test_label_offset_and_ignore_value_store_classes_from_zero(tmp_path, capsys):
@@ -193,16 +194,17 @@ def test_label_offset_and_ignore_value_store_classes_from_zero(tmp_path, capsys)
     assert entry["class_pixel_counts"] == [4, 4, 4]
 
 
-def test_a_classes_file_gives_the_convention(tmp_path):
+def test_a_classes_file_gives_the_convention(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --classes path is recorded absolute, for commands run elsewhere
     root, out = tmp_path / "data", tmp_path / "s"
     write_png(root / "train_label" / "a.png", np.array([[1, 2, 255, 1]], np.uint8))
     write_png(root / "train_img" / "a.png", np.zeros((1, 4, 3), np.uint8))
     table = tmp_path / "mine.json"
     table.write_text(json.dumps({"names": ["sky", "tree"], "label_offset": 1, "ignore_index": 255}))
     assert main(["shards", "--layout", "pix2pixhd", "--root", str(root), "--out", str(out), "--workers", "1",
-                 "--classes", str(table)]) == 0
+                 "--classes", "mine.json"]) == 0
     np.testing.assert_array_equal(read_back(out)["a"]["label"][0, 0].numpy(), [0, 1, 255, 0])
-    assert manifest(out)["classes"] == str(table) and manifest(out)["label_nc"] == 2
+    assert manifest(out)["classes"] == str(table.resolve()) and manifest(out)["label_nc"] == 2
 
 
 def test_unknown_classes_table_is_one_line(tmp_path, capsys):
