@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import command_parser, fail, positive_int, warn
+from hrgan.commands.common import USAGE_ERROR, command_parser, fail, positive_int, warn
 
 PROG = "hrgan preview"
 
@@ -35,7 +35,7 @@ def build_parser():
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.out.is_dir():
-        return fail(PROG, f"--out {args.out} is a folder; give the picture's file name, e.g. {args.out / 'preview.png'}", 2)
+        return fail(PROG, f"--out {args.out} is a folder; give the picture's file name, e.g. {args.out / 'preview.png'}", USAGE_ERROR)
     from hrgan.data.preview import ShardSet, class_share_table, preview_grid
     from hrgan.io import OutputError
     from hrgan.visualize import save_png
