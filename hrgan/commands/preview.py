@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         shards = ShardSet.find(args.data, args.split)
-        grid, columns = preview_grid(shards, args.num, on_warning=lambda line: warn(PROG, line))
+        classes = shards.classes(on_warning=lambda line: warn(PROG, line))  # read once, for the grid and the table
+        grid, columns = preview_grid(shards, classes, args.num)
     except TooManyBadSamples as error:
         return fail(PROG, error.line())
     except (FileNotFoundError, ValueError, KeyError) as error:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, OutputError) as error:
         return fail(PROG, f"cannot write {args.out}: {error}")
     entry = shards.entry
-    print(class_share_table(shards))
+    print(class_share_table(shards, classes))
     print(f"{entry.get('num_samples', '?')} samples, label_nc {entry['label_nc']}, ignore value {entry.get('ignore_index')}, "
           f"sizes {entry.get('image_sizes')}; wrote {args.out} ({' | '.join(columns)})")
     return 0

@@ -99,10 +99,8 @@ def legend(classes: ClassInfo, shown: list[int], width: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def preview_grid(shards: ShardSet, num: int = 8,
-                 on_warning: Callable[[str], None] | None = None) -> tuple[np.ndarray, list[str]]:
+def preview_grid(shards: ShardSet, classes: ClassInfo, num: int = 8) -> tuple[np.ndarray, list[str]]:
     """The preview picture (rows of samples, a caption strip, the legend of the classes they show) and its columns."""
-    classes = shards.classes(on_warning)
     palette = np.array(classes.colors, dtype=np.uint8)
     rows, columns, seen = sample_rows(shards, num, palette)
     if not rows:
@@ -117,9 +115,8 @@ def preview_grid(shards: ShardSet, num: int = 8,
     return np.concatenate(parts, axis=0), columns
 
 
-def class_share_table(shards: ShardSet) -> str:
+def class_share_table(shards: ShardSet, classes: ClassInfo) -> str:
     """Markdown: each class's share of the labelled pixels and its pixel count, commonest first."""
-    classes = shards.classes()
     counts = shards.entry.get("class_pixel_counts") or [0] * classes.label_nc
     total = max(1, sum(counts))
     lines = ["| class | name | pixel share | pixels |", "| ---: | --- | ---: | ---: |"]
