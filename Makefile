@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hrgan-installed
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo clean gpu-wheels gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,25 @@ demo: setup
 	    --instances runs/demo/heldout/test_inst --out runs/demo/infer --side-by-side --overwrite
 	$(VENV)/bin/hrgan evaluate --checkpoint runs/demo/export.pt --data 'runs/demo/data/shards/val-*.tar' \
 	    --metrics psnr,ssim --out runs/demo/eval/report.json --workers 0 --overwrite
+
+# The GPU check (benchmarks/gpu_check.py) on a machine without a network: `make gpu-wheels` where pip works
+# downloads what a CUDA image with torch, Lightning, torchmetrics and pytest lacks into .whl/ (the versions
+# installed here; GPU_PYTHON_VERSION is the GPU machine's Python), `make gpu-check` there installs them into
+# /tmp/hrgan-site and runs the check with that machine's python3 (GPU_PYTHON).
+GPU_WHEELS := webdataset braceexpand kornia kornia_rs jsonargparse docstring_parser typeshed_client
+GPU_PYTHON_VERSION ?= 3.12
+GPU_PYTHON ?= python3
+GPU_SITE ?= /tmp/hrgan-site
+
+gpu-wheels: setup
+	$(PY) -m pip download --no-deps --only-binary=:all: --python-version $(GPU_PYTHON_VERSION) --implementation cp \
+	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	    $$($(PY) -c "import importlib.metadata as m; print(' '.join(n + '==' + m.version(n) for n in '$(GPU_WHEELS)'.split()))")
+
+gpu-check:
+	@if ls .whl/*.whl >/dev/null 2>&1; then \
+	    $(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $(GPU_SITE) .whl/*.whl; fi
+	PYTHONPATH=$(GPU_SITE):. $(GPU_PYTHON) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) runs/demo

@@ -33,15 +33,15 @@ from hrgan.data.synthetic import write_dataset  # noqa: E402
 VID2VID = Path(__file__).resolve().parents[2] / "shared" / "data" / "cityscapes_vid2vid_sample"
 
 
-def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None) -> str:
+def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None, scene_size: tuple[int, int]) -> str:
     if not synthetic and VID2VID.is_dir():
         source = "cityscapes_vid2vid_sample (seq0000, JPEG photos)"
         layout, root = "folders", VID2VID
         options = {"labels": "{split}_A/seq0000", "instances": "{split}_inst/seq0000", "images": "{split}_B/seq0000",
                    "convention": LabelConvention(35)}
     else:
-        source = f"synthetic 2048x1024 ({num} scenes, PNG photos)"
-        write_dataset(out / "src", num=num, width=2048, height=1024, workers=2, progress=False)
+        source = f"synthetic {scene_size[0]}x{scene_size[1]} ({num} scenes, PNG photos)"
+        write_dataset(out / "src", num=num, width=scene_size[0], height=scene_size[1], workers=2, progress=False)
         layout, root, options = "pix2pixhd", out / "src", {}
     if size:
         options["size"] = tuple(int(v) for v in size.lower().split("x"))
@@ -50,18 +50,27 @@ def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None) -> st
     return source
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synthetic", action="store_true", help="use synthetic scenes even if the real set is present")
     parser.add_argument("--num", type=int, default=24, help="synthetic scenes to make")
     parser.add_argument("--batch", type=int, default=4, help="batch size for the augmentation timing")
     parser.add_argument("--shard-size", help="WxH: resize at shard time (hrgan shards --size), e.g. 1024x512")
+    parser.add_argument("--scene-size", type=parse_size, default=(2048, 1024), help="WxH of the synthetic scenes")
+    parser.add_argument("--augment-sizes", type=parse_size, nargs="+", default=[(2048, 1024), (1024, 512)],
+                        help="WxH outputs of the augmentation timing")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = make_shards(tmp, synthetic=args.synthetic, num=args.num, size=args.shard_size)
+        source = make_shards(tmp, synthetic=args.synthetic, num=args.num, size=args.shard_size,
+                             scene_size=args.scene_size)
         urls = sorted(str(p) for p in (tmp / "shards").glob("*.tar"))
         stream = ShardStream(urls, batch_size=1, train=False, image_dtype="uint8")
         start = time.perf_counter()
@@ -71,7 +80,7 @@ def main() -> None:
     batches = [collate(items[i : i + args.batch]) for i in range(0, len(items) - args.batch + 1, args.batch)]
     batches = [{k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()} for b in batches]
     rates = {}
-    for size in ((2048, 1024), (1024, 512)):
+    for size in args.augment_sizes:
         augment = GPUAugment(size=size, scale_range=(1.0, 1.2), seed=0)
         augment(batches[0])  # warm-up
         if device.type == "cuda":

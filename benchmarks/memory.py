@@ -154,7 +154,8 @@ def main() -> int:
     parser.add_argument("--no-vgg", dest="vgg", action="store_false")
     parser.add_argument("--precisions", nargs="+", choices=("32", "bf16"), default=["32", "bf16"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 2, 4, 8])
-    parser.add_argument("--capacities", nargs="+", type=float, default=[24, 80, 141], help="GPU memory sizes in GB")
+    parser.add_argument("--capacities", nargs="*", type=float, default=[24, 80, 141],
+                        help="GPU memory sizes in GB for the largest-batch search (none: skip the search)")
     parser.add_argument("--reserve-gib", type=float, default=3.0, help="left for the CUDA context, workspaces, fragmentation")
     parser.add_argument("--device", help="cuda: measure for real as well")
     args = parser.parse_args()
@@ -183,8 +184,9 @@ def main() -> int:
                     except torch.cuda.OutOfMemoryError:
                         row["measured_peak_gib"] = "out of memory"
                 rows.append(row)
-            fits = {f"{c:g}GB": largest_batch(args, c * 1e9 / GIB, peak_at) for c in args.capacities}
-            rows.append({"precision": precision, "activation_checkpointing": ac, "largest_batch": fits})
+            if args.capacities:
+                fits = {f"{c:g}GB": largest_batch(args, c * 1e9 / GIB, peak_at) for c in args.capacities}
+                rows.append({"precision": precision, "activation_checkpointing": ac, "largest_batch": fits})
     config = {k: v for k, v in vars(args).items() if k in ("size", "ngf", "enhancers", "num_d", "vgg", "reserve_gib")}
     print(json.dumps({"config": config, "label_nc": LABEL_NC, "rows": rows, "torch": torch.__version__}))
     return 0

@@ -10,14 +10,19 @@ REPO = Path(__file__).resolve().parents[2]
 SCRUB = ("LOCAL_RANK", "NODE_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK", "LOCAL_WORLD_SIZE")
 
 
-def clean_env():
+def clean_env(accelerator: str = "cpu"):
     env = {k: v for k, v in os.environ.items() if k not in SCRUB and not k.startswith(("SLURM_", "PYTEST_"))}
-    env.update(WANDB_MODE="offline", HRGAN_ACCELERATOR="cpu", HRGAN_DEVICES="2",
+    env.update(WANDB_MODE="offline", HRGAN_ACCELERATOR=accelerator, HRGAN_DEVICES="2",
                PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", PYTHONPATH=str(REPO))  # REPO: the probe
     return env
 
 
 def test_two_process_ddp_keeps_replicas_identical_across_a_stage_transition(tmp_path):
+    run_two_process_ddp(tmp_path, accelerator="cpu")
+
+
+def run_two_process_ddp(tmp_path, *, accelerator: str) -> None:
+    """Two ranks (gloo on cpu, NCCL on gpu) across a stage transition: identical replicas, disjoint samples."""
     stages = [
         {"resolution": [64, 32], "n_enhancers": 0, "num_D": 2, "batch_size": 2, "steps": 4, "niter_decay": 0, "epochs": None},
         {"resolution": [128, 64], "n_enhancers": 1, "num_D": 3, "batch_size": 1, "steps": 4, "niter_decay": 0,
@@ -33,7 +38,7 @@ def test_two_process_ddp_keeps_replicas_identical_across_a_stage_transition(tmp_
         "--model.schedule.stages", json.dumps(stages), "--model.lr_reference_batch", "2",
     ]
     # A rank stuck in a collective ignores SIGTERM under Lightning: kill hard after the grace period.
-    result = subprocess.run(["timeout", "-k", "10", "300", *command], cwd=REPO, env=clean_env(),
+    result = subprocess.run(["timeout", "-k", "10", "300", *command], cwd=REPO, env=clean_env(accelerator),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     for rank in (0, 1):
