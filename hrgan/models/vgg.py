@@ -29,7 +29,7 @@ class VGG19Features(nn.Module):
             if v == "M":
                 layers.append(nn.MaxPool2d(2, 2))
             else:
-                layers += [nn.Conv2d(channels, v, 3, padding=1), nn.ReLU()]
+                layers += [nn.Conv2d(channels, v, 3, padding=1), nn.ReLU(inplace=True)]  # as torchvision's
                 channels = v
         self.features = nn.Sequential(*layers)
         assert len(self.features) == VGG19_SLICE_ENDS[-1]

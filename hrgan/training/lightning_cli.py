@@ -19,6 +19,7 @@ from hrgan.data.datamodule import ShardDataModule
 from hrgan.envinfo import wandb_is_set_up
 from hrgan.io import OutputError, writable_folder
 from hrgan.training.callbacks import SampleGrids, run_dir
+from hrgan.training.host_memory import HostMemory
 from hrgan.training.module import Pix2PixHDModule
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 from hrgan.training.progress_bar import ScheduleProgressBar
@@ -49,13 +50,16 @@ class HrganCLI(LightningCLI):
         parser.link_arguments("model.ignore_index", "data.ignore_index")
 
     def _instantiate_trainer(self, config: dict, callbacks: list):
-        """Our schedule-wide progress bar instead of Lightning's per-epoch one, unless the config brings one."""
+        """Our schedule-wide progress bar instead of Lightning's per-epoch one, unless the config brings one;
+        and ``HostMemory`` (CPU runs keep freed host memory)."""
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]  # one callback may be given alone
         if config.get("enable_progress_bar") is not False and not any(
             isinstance(c, ProgressBar) for c in [*given, *callbacks]
         ):
             callbacks = [*callbacks, ScheduleProgressBar()]
+        if not any(isinstance(c, HostMemory) for c in [*given, *callbacks]):
+            callbacks = [*callbacks, HostMemory()]
         return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:
