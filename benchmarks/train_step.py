@@ -8,8 +8,9 @@ One step = G forward, the discriminator on real and fake (3 passes over num_D
 scales), GAN + feature-matching + VGG losses, both backward passes and both Adam
 steps (plus the generator EMA with --ema-decay 0.999; the eager loop has none).
 "ours" runs Pix2PixHDModule under a Lightning Trainer (what `hrgan fit` runs,
-data already in memory); "eager" is a hand-written loop of the same order with
-the same networks, plain Adam and no Lightning. Each runs in its own process:
+data already in memory, with the HostMemory callback hrgan fit adds); "eager" is a
+hand-written loop of the same order with the same networks, plain Adam, no
+Lightning (and, on the CPU, the same host-memory setting). Each runs in its own process:
 warm-up steps, then the median (min, max) of --repeats timed steps, and the peak
 memory. FLOPs per sample come from torch.utils.flop_counter on one eager step run
 on fake tensors (shapes only); MFU divides achieved FLOP/s by --peak-tflops (default: the device's
@@ -40,6 +41,7 @@ import pytorch_lightning as pl  # noqa: E402
 from hrgan.conditioning import build_generator_input  # noqa: E402
 from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing  # noqa: E402
+from hrgan.training.host_memory import HostMemory, keep_freed_host_memory  # noqa: E402
 from hrgan.training.module import Pix2PixHDModule  # noqa: E402
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS  # noqa: E402
 from hrgan.training.schedule import ProgressiveSchedule, Stage  # noqa: E402
@@ -72,21 +74,43 @@ def sync(device: str) -> None:
 
 
 class StepTimer(pl.Callback):
+    """Wall time and this process's CPU time of every training batch."""
+
     def __init__(self, device: str) -> None:
-        self.device, self.times, self._start = device, [], 0.0
+        self.device, self.times, self.cpu_times, self._start = device, [], [], (0.0, 0.0)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         sync(self.device)
-        self._start = time.perf_counter()
+        self._start = (time.perf_counter(), time.process_time())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         sync(self.device)
-        self.times.append(time.perf_counter() - self._start)
+        self.times.append(time.perf_counter() - self._start[0])
+        self.cpu_times.append(time.process_time() - self._start[1])
 
 
-def time_ours(args, device: str) -> list[float]:
+class ProfileLastStep(pl.Callback):
+    """Profile the last training batch (both optimizer steps) and write the top operators to ``path``."""
+
+    def __init__(self, last_batch: int, path: str) -> None:
+        self.last_batch, self.path, self._profiler = last_batch, Path(path), None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.last_batch:
+            self._profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            self._profiler.__enter__()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self._profiler is not None:
+            self._profiler.__exit__(None, None, None)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(self._profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=40))
+            self._profiler = None
+
+
+def time_ours(args, device: str) -> tuple[list[float], list[float]]:
     generator, discriminator = networks(args)
-    steps = args.warmup + args.repeats
+    steps = args.warmup + args.repeats + (1 if args.profile else 0)
     stage = Stage(resolution=args.size, n_enhancers=args.enhancers, num_D=args.num_d, batch_size=args.batch, steps=steps)
     module = Pix2PixHDModule(
         generator=generator, discriminator=discriminator, label_nc=LABEL_NC, schedule=ProgressiveSchedule([stage]),
@@ -95,14 +119,16 @@ def time_ours(args, device: str) -> list[float]:
     )
     batch = random_batch(args, "cpu")
     timer = StepTimer(device)
+    callbacks = [timer, HostMemory()] + ([ProfileLastStep(steps - 1, args.profile)] if args.profile else [])
     trainer = pl.Trainer(
         accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_steps=2 * steps, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-        precision="bf16-mixed" if args.precision == "bf16" else "32-true", callbacks=[timer], num_sanity_val_steps=0,
+        precision="bf16-mixed" if args.precision == "bf16" else "32-true", callbacks=callbacks, num_sanity_val_steps=0,
         **REQUIRED_TRAINER_SETTINGS,
     )
     trainer.fit(module, torch.utils.data.DataLoader([batch] * (steps + 1), batch_size=None))
-    return timer.times[args.warmup :]
+    timed = slice(args.warmup, args.warmup + args.repeats)
+    return timer.times[timed], timer.cpu_times[timed]
 
 
 def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, *, validate: bool = True):
@@ -150,18 +176,21 @@ def run_eager_step(parts: tuple, batch: dict, args, *, validate: bool = True):
     return eager_step(G, D, vgg, GANLoss("lsgan"), opt_g, opt_d, batch, args, validate=validate)
 
 
-def time_eager(args, device: str) -> list[float]:
+def time_eager(args, device: str) -> tuple[list[float], list[float]]:
+    if device == "cpu":
+        keep_freed_host_memory()  # as HostMemory does for ours: the comparison is Lightning's overhead alone
     parts = eager_parts(args, device)
     batch = random_batch(args, device)
-    times = []
+    times, cpu_times = [], []
     for i in range(args.warmup + args.repeats):
         sync(device)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         run_eager_step(parts, batch, args)
         sync(device)
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
-    return times
+            cpu_times.append(time.process_time() - cpu_start)
+    return times, cpu_times
 
 
 def flops_per_sample(args) -> float:
@@ -177,10 +206,12 @@ def flops_per_sample(args) -> float:
     return counter.get_total_flops() / args.batch
 
 
-def summary(times: list[float], batch: int) -> dict:
+def summary(times: list[float], batch: int, cpu_times: list[float]) -> dict:
+    """Throughput and step time (median, min, max); CPU seconds of this process per step (all threads)."""
     median = statistics.median(times)
     return {"img_per_s": round(batch / median, 4), "s_per_step": {
-        "median": round(median, 4), "min": round(min(times), 4), "max": round(max(times), 4)}}
+        "median": round(median, 4), "min": round(min(times), 4), "max": round(max(times), 4)},
+        "cpu_s_per_step": round(statistics.median(cpu_times), 4)}
 
 
 def main() -> int:
@@ -203,6 +234,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-eager", action="store_true", help="time only ours")
     parser.add_argument("--peak-tflops", type=float, help="device peak for MFU (default: from the table, GPUs only)")
+    parser.add_argument("--profile", help="ours: profile one more step and write its top operators to this file")
     parser.add_argument("--part", choices=("ours", "eager"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -235,8 +267,8 @@ def main() -> int:
 def run_part(args) -> dict:
     """Time ours or the eager loop in this process; with its peak memory and the hardware's name."""
     torch.backends.cudnn.benchmark = True
-    times = (time_ours if args.part == "ours" else time_eager)(args, args.device)
-    result = summary(times, args.batch)
+    times, cpu_times = (time_ours if args.part == "ours" else time_eager)(args, args.device)
+    result = summary(times, args.batch, cpu_times)
     if args.device.startswith("cuda"):
         result["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         result["hardware"] = torch.cuda.get_device_name()
