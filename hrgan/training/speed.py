@@ -36,8 +36,15 @@ def compile_networks(*networks: nn.Module | None, mode: str | None = None) -> in
     if not hasattr(nn.Module, "compile") or not hasattr(torch.compiler, "set_stance"):
         raise RuntimeError(f"model.compile needs torch >= 2.6 (this is {torch.__version__}); turn it off or upgrade")
     units = compile_units(*networks)
+    # Dynamo keeps its compiled entries per code object: every Sequential unit shares Sequential.forward's
+    # (8 entries by default), and past that limit the remaining units would silently run eagerly.
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, limit, max(getattr(config, limit), 4 * len(units)))
     for unit in units:
-        unit.compile(dynamic=False, mode=mode)
+        # The bound forward, not nn.Module.compile: that compiles Module._call_impl, a torch frame dynamo
+        # skips, so a Sequential of torch layers (the generator's stem, down, up and head) stayed eager.
+        unit.forward = torch.compile(unit.forward, dynamic=False, mode=mode)
     return len(units)
 
 
