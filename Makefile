@@ -43,6 +43,7 @@ GPU_WHEELS := webdataset braceexpand kornia kornia_rs jsonargparse docstring_par
 GPU_PYTHON_VERSION ?= 3.12
 GPU_PYTHON ?= python3
 GPU_SITE ?= /tmp/hrgan-site
+GPU_CHECK_ARGS ?=
 
 gpu-wheels: setup
 	$(PY) -m pip download --no-deps --only-binary=:all: --python-version $(GPU_PYTHON_VERSION) --implementation cp \
@@ -52,7 +53,7 @@ gpu-wheels: setup
 gpu-check:
 	@if ls .whl/*.whl >/dev/null 2>&1; then \
 	    $(GPU_PYTHON) -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $(GPU_SITE) .whl/*.whl; fi
-	PYTHONPATH=$(GPU_SITE):. $(GPU_PYTHON) benchmarks/gpu_check.py
+	PYTHONPATH=$(GPU_SITE):. $(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) runs/demo

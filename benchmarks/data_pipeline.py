@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from hrgan.data.shards import write_split  # noqa: E402
 from hrgan.data.stream import ShardStream  # noqa: E402
 from hrgan.data.synthetic import write_dataset  # noqa: E402
 
+WORKERS = min(8, os.cpu_count() or 1)  # for making the shards; the decode timing is one process
 VID2VID = Path(__file__).resolve().parents[2] / "shared" / "data" / "cityscapes_vid2vid_sample"
 
 
@@ -41,12 +43,13 @@ def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None, scene
                    "convention": LabelConvention(35)}
     else:
         source = f"synthetic {scene_size[0]}x{scene_size[1]} ({num} scenes, PNG photos)"
-        write_dataset(out / "src", num=num, width=scene_size[0], height=scene_size[1], workers=2, progress=False)
+        write_dataset(out / "src", num=num, width=scene_size[0], height=scene_size[1], workers=WORKERS,
+                      progress=False)
         layout, root, options = "pix2pixhd", out / "src", {}
     if size:
         options["size"] = tuple(int(v) for v in size.lower().split("x"))
         source += f", sharded at {size}"
-    assert not write_split(layout, root, "train", out / "shards", workers=2, **options).bad
+    assert not write_split(layout, root, "train", out / "shards", workers=WORKERS, **options).bad
     return source
 
 
