@@ -83,9 +83,10 @@ def memory_lines(record: dict) -> list[str]:
 
 
 def inference_lines(record: dict) -> list[str]:
-    if record["status"] != "ok":
+    results = record.get("result") or []
+    results = results if isinstance(results, list) else [results]
+    if record["status"] != "ok" and not results:
         return [f"Inference (`{record['command']}`): {_not_ok(record)}", ""]
-    results = record["result"] if isinstance(record["result"], list) else [record["result"]]
     lines = ["| size | precision | network | img/s | s per map median (min-max) | peak MiB |", "|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
@@ -94,7 +95,8 @@ def inference_lines(record: dict) -> list[str]:
         s = r["s_per_call"]
         lines.append(f"| {r['size']} | {r['precision']} | {r['network']} | {_fmt(r['img_per_s'])} "
                      f"| {s['median']} ({s['min']}-{s['max']}) | {_fmt(r['peak_mem_mib'], 0)} |")
-    return [f"Inference (`{record['command']}`):", "", *lines, ""]
+    cut = [] if record["status"] == "ok" else [f"The rest: {_not_ok(record)} (the rows above were measured before it).", ""]
+    return [f"Inference (`{record['command']}`):", "", *lines, "", *cut]
 
 
 def data_lines(pipeline: dict | None, pool: dict | None) -> list[str]:

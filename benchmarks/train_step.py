@@ -245,8 +245,8 @@ def main() -> int:
     # Each part in a fresh process: neither inherits the other's heap, caches or compiled code.
     for part in ("ours",) if args.skip_eager else ("ours", "eager"):
         done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--part", part], capture_output=True, text=True)
+        sys.stderr.write(done.stderr[-3000:])  # warnings too (e.g. dynamo's recompile limit), even on success
         if done.returncode != 0:
-            sys.stderr.write(done.stderr[-3000:])
             return done.returncode
         result[part] = json.loads(done.stdout.strip().splitlines()[-1])
     hardware = result["ours"].pop("hardware")

@@ -100,3 +100,17 @@ def test_gpu_check_refuses_cuda_without_a_device_and_bad_options(tmp_path):
     bad.write_text("{}")
     done = run("benchmarks/fill_gpu_rows.py", str(bad), "--print")
     assert done.returncode == 2 and "not a gpu_check report" in done.stderr
+
+
+def test_an_inference_step_cut_short_keeps_the_rows_it_measured(dry_run, tmp_path):
+    out, _ = dry_run
+    report = json.loads((out / "gpu_check.json").read_text())
+    step = next(s for s in report["steps"] if s["name"] == "inference")
+    step.update(status="timeout", result=step["result"][:1])
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(report))
+    rows = run("benchmarks/fill_gpu_rows.py", str(cut), "--print", "--allow-cpu")
+    assert rows.returncode == 0, rows.stderr
+    first = step["result"][0]
+    assert f"| {first['size']} | {first['precision']} | {first['network']} |" in rows.stdout
+    assert "The rest: **timeout**" in rows.stdout
