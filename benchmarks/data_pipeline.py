@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hrgan.commands.common import parse_size  # noqa: E402
 from hrgan.data.augment import GPUAugment  # noqa: E402
 from hrgan.data.decode import collate  # noqa: E402
 from hrgan.data.labels import LabelConvention  # noqa: E402
@@ -52,10 +53,6 @@ def make_shards(out: Path, *, synthetic: bool, num: int, size: str | None, scene
     assert not write_split(layout, root, "train", out / "shards", workers=WORKERS, **options).bad
     return source
 
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    return int(width), int(height)
 
 
 def main() -> None:

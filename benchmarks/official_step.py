@@ -43,6 +43,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+from hrgan.commands.common import parse_size  # noqa: E402  (no torch: --help stays instant)
 LABEL_NC = 35
 OFFICIAL_FOLDERS = ("models", "options", "util")
 # Edits that make the official model code run without CUDA; each must match at least once.
@@ -228,12 +230,6 @@ def run_part_process(part: str) -> dict:
 def summary(times: list[float]) -> dict:
     return {"median": round(statistics.median(times), 3), "min": round(min(times), 3), "max": round(max(times), 3)}
 
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, sep, height = text.partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}")
-    return int(width), int(height)
 
 
 def main() -> int:
