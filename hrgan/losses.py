@@ -1,4 +1,4 @@
-"""pix2pixHD's losses: adversarial (LSGAN, vanilla, hinge), discriminator feature matching, VGG perceptual.
+"""pix2pixHD's losses: adversarial (LSGAN, vanilla, hinge, WGAN-GP), discriminator feature matching, VGG perceptual.
 
 Losses are stateless: they hold constants only (no cached target tensors),
 and the training module combines them with weights from the config.
@@ -8,7 +8,7 @@ of feature maps per scale, the last of each list being the patch logits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,8 @@ from torch import nn
 
 from hrgan.pretrained import load_vgg19_features
 
-GAN_MODES = ("lsgan", "vanilla", "hinge")
+GAN_MODES = ("lsgan", "vanilla", "hinge", "wgan-gp")
+SMOOTHABLE_GAN_MODES = ("lsgan", "vanilla")  # the modes that take a soft real target (real_label < 1)
 VGG_LAYER_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 
 # ImageNet statistics for inputs mapped to [0, 1], used when VGGLoss(normalize_input=True).
@@ -26,50 +27,135 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
 
 
-def _gan_term(logits: torch.Tensor, *, target_real: bool, mode: str, for_discriminator: bool) -> torch.Tensor:
+def _check_gan_options(mode: str, real_label: float) -> None:
+    if mode not in GAN_MODES:
+        raise ValueError(f"unknown GAN loss mode {mode!r}; choose one of {GAN_MODES}")
+    if not 0.0 < real_label <= 1.0:
+        raise ValueError(f"real_label must be in (0, 1], got {real_label}")
+    if real_label != 1.0 and mode not in SMOOTHABLE_GAN_MODES:
+        raise ValueError(
+            f"real_label={real_label} (label smoothing) needs a mode in {SMOOTHABLE_GAN_MODES}, not {mode!r}"
+        )
+
+
+def _gan_term(
+    logits: torch.Tensor, *, target_real: bool, mode: str, for_discriminator: bool, real_label: float = 1.0
+) -> torch.Tensor:
+    # one-sided label smoothing: only the discriminator's real target is soft
+    target = (real_label if for_discriminator else 1.0) if target_real else 0.0
     if mode == "lsgan":
-        return (logits - (1.0 if target_real else 0.0)).pow(2).mean()
-    if mode == "vanilla":  # BCE with logits against 1 / 0, written stably
-        return F.softplus(-logits if target_real else logits).mean()
-    if mode == "hinge":
+        return (logits - target).pow(2).mean()
+    if mode == "vanilla":  # BCE with logits against t, stably: softplus(-x)·t + softplus(x)·(1-t) = softplus(x) - t·x
+        return (F.softplus(-logits) if target == 1.0 else F.softplus(logits) - target * logits).mean()
+    if mode in ("hinge", "wgan-gp"):
         if not for_discriminator:
             if not target_real:
-                raise ValueError("the hinge generator loss only has a 'real' target")
+                raise ValueError(f"the {mode} generator loss only has a 'real' target")
             return -logits.mean()
+        if mode == "wgan-gp":  # the critic: mean(fake) - mean(real) once both terms are added
+            return -logits.mean() if target_real else logits.mean()
         return F.relu(1.0 - logits if target_real else 1.0 + logits).mean()
     raise ValueError(f"unknown GAN loss mode {mode!r}; choose one of {GAN_MODES}")
 
 
 def gan_loss(
-    outputs: DiscriminatorOutputs, *, target_real: bool, mode: str = "lsgan", for_discriminator: bool = True
+    outputs: DiscriminatorOutputs,
+    *,
+    target_real: bool,
+    mode: str = "lsgan",
+    for_discriminator: bool = True,
+    real_label: float = 1.0,
 ) -> torch.Tensor:
     """Adversarial loss summed over discriminator scales (as pix2pixHD does).
 
     Args:
         outputs: per-scale lists of D outputs; only each scale's last entry (the logits) is used.
         target_real: whether the discriminator should call these inputs real.
-        mode: ``lsgan`` (MSE to 1/0), ``vanilla`` (BCE with logits) or ``hinge``.
-        for_discriminator: False for the generator's loss (matters for hinge only).
+        mode: ``lsgan`` (MSE to 1/0), ``vanilla`` (BCE with logits), ``hinge`` or
+            ``wgan-gp`` (critic: -mean(logits) for real, +mean(logits) for fake;
+            generator: -mean(logits); add ``gradient_penalty`` to the critic's loss).
+        for_discriminator: False for the generator's loss.
+        real_label: the discriminator's real target for ``lsgan`` and ``vanilla``
+            (one-sided label smoothing, e.g. 0.9); the fake target (0) and the
+            generator's target (1) do not change. Must be 1 for the other modes.
     """
+    _check_gan_options(mode, real_label)
     return sum(
-        _gan_term(scale[-1], target_real=target_real, mode=mode, for_discriminator=for_discriminator)
+        _gan_term(
+            scale[-1], target_real=target_real, mode=mode, for_discriminator=for_discriminator, real_label=real_label
+        )
         for scale in outputs
     )
 
 
 class GANLoss(nn.Module):
-    """``gan_loss`` with its mode fixed at construction."""
+    """``gan_loss`` with its mode and real label fixed at construction."""
 
-    def __init__(self, mode: str = "lsgan") -> None:
+    def __init__(self, mode: str = "lsgan", *, real_label: float = 1.0) -> None:
         super().__init__()
-        if mode not in GAN_MODES:
-            raise ValueError(f"unknown GAN loss mode {mode!r}; choose one of {GAN_MODES}")
+        _check_gan_options(mode, real_label)
         self.mode = mode
+        self.real_label = float(real_label)
 
     def forward(
         self, outputs: DiscriminatorOutputs, *, target_real: bool, for_discriminator: bool = True
     ) -> torch.Tensor:
-        return gan_loss(outputs, target_real=target_real, mode=self.mode, for_discriminator=for_discriminator)
+        return gan_loss(
+            outputs,
+            target_real=target_real,
+            mode=self.mode,
+            for_discriminator=for_discriminator,
+            real_label=self.real_label,
+        )
+
+
+def gradient_penalty(
+    discriminator: Callable[[torch.Tensor], DiscriminatorOutputs],
+    real_input: torch.Tensor,
+    fake_input: torch.Tensor,
+    *,
+    lambda_gp: float = 10.0,
+    epsilon: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017): lambda_gp * mean_i((||grad D(x_i)||_2 - 1)^2).
+
+    x_i = eps_i * real_i + (1 - eps_i) * fake_i with one eps_i ~ U[0, 1] per sample.
+    For a multi-scale D, "D(x_i)" is the sum over scales of the sum of that
+    sample's patch logits, and the norm is over all C x H x W entries of its
+    gradient; D must treat samples independently (instance norm, no batch norm).
+    As in common conditional WGAN-GP code the inputs are condition and image
+    concatenated, and the whole concatenation is interpolated and penalised
+    (the condition parts of real and fake are equal, so stay as they are).
+    The inputs are detached: the penalty trains D only, through a
+    ``create_graph=True`` gradient.
+
+    Args:
+        discriminator: x [B, C, H, W] -> per-scale output lists, e.g.
+            ``functools.partial(D, num_scales=n)``.
+        real_input, fake_input: [B, C, H, W] D inputs.
+        lambda_gp: the penalty's weight.
+        epsilon: [B] mixing weights (default: drawn from U[0, 1]).
+        rng: random generator for epsilon, on the inputs' device.
+
+    Returns:
+        The weighted penalty, a scalar.
+    """
+    if real_input.shape != fake_input.shape:
+        raise ValueError(
+            f"real_input and fake_input differ in shape: {tuple(real_input.shape)} vs {tuple(fake_input.shape)}"
+        )
+    batch = real_input.shape[0]
+    if epsilon is None:
+        epsilon = torch.rand(batch, generator=rng, device=real_input.device, dtype=real_input.dtype)
+    if epsilon.numel() != batch:
+        raise ValueError(f"epsilon needs one value per sample ({batch}), got shape {tuple(epsilon.shape)}")
+    epsilon = epsilon.to(real_input).reshape(batch, *([1] * (real_input.dim() - 1)))  # [B, 1, 1, 1]
+    mixed = (epsilon * real_input.detach() + (1 - epsilon) * fake_input.detach()).requires_grad_(True)
+    score = sum(scale[-1].sum() for scale in discriminator(mixed))
+    (gradient,) = torch.autograd.grad(score, mixed, create_graph=True)  # [B, C, H, W]
+    norm = gradient.flatten(1).norm(2, dim=1)  # [B]
+    return lambda_gp * (norm - 1).pow(2).mean()
 
 
 def feature_matching_loss(fake_outputs: DiscriminatorOutputs, real_outputs: DiscriminatorOutputs) -> torch.Tensor:

@@ -1,10 +1,12 @@
+import functools
 import math
 import warnings
 
 import pytest
 import torch
 
-from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss, gan_loss
+from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss, gan_loss, gradient_penalty
+from hrgan.models.discriminator import MultiscaleDiscriminator
 from hrgan.pretrained import RandomWeightsWarning
 
 
@@ -42,6 +44,130 @@ def test_gan_loss_module_checks_mode():
     with pytest.raises(ValueError, match="lsgan"):
         GANLoss("wgan")
     assert GANLoss("hinge")(d_outputs([3.0]), target_real=True).item() == 0.0
+
+
+def test_wgan_critic_and_generator_terms():
+    real, fake = d_outputs([1.0, -3.0], [2.0]), d_outputs([0.5, 1.5], [-4.0])
+    # critic on real: -mean per scale, summed: -(-1) - 2 = -1; on fake: +mean: 1 + (-4) = -3
+    assert gan_loss(real, target_real=True, mode="wgan-gp").item() == pytest.approx(-1.0)
+    assert gan_loss(fake, target_real=False, mode="wgan-gp").item() == pytest.approx(-3.0)
+    critic = GANLoss("wgan-gp")
+    # mean(fake) - mean(real) = (1 - 4) - (-1 + 2) = -4
+    assert (critic(real, target_real=True) + critic(fake, target_real=False)).item() == pytest.approx(-4.0)
+    # generator: -mean(fake logits) = -(1 - 4) = 3
+    assert critic(fake, target_real=True, for_discriminator=False).item() == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="real"):
+        critic(fake, target_real=False, for_discriminator=False)
+
+
+class LinearCritic(torch.nn.Module):
+    """D(x) = <w, x> per sample, one scale: its input gradient is w for every x."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(w).view(1, 1, 1, -1))
+
+    def forward(self, x):
+        return [[x, (x * self.w).sum(dim=(1, 2, 3)).view(-1, 1)]]
+
+
+def test_gradient_penalty_of_a_linear_critic_backpropagates_into_it():
+    critic = LinearCritic([3.0, 4.0])  # ||w|| = 5
+    real = torch.randn(2, 1, 1, 2, generator=torch.Generator().manual_seed(0))
+    fake = torch.zeros(2, 1, 1, 2, requires_grad=True)
+    penalty = gradient_penalty(critic, real, fake, lambda_gp=10.0)
+    assert penalty.item() == pytest.approx(10.0 * (5 - 1) ** 2)
+    penalty.backward()
+    # d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w|| = 16 w
+    torch.testing.assert_close(critic.w.grad, 16.0 * critic.w.detach())
+    assert fake.grad is None
+
+
+def test_gradient_penalty_mixes_each_sample_with_its_epsilon_and_sums_scales():
+    w = torch.tensor([0.0, 1.0]).view(1, 1, 1, 2)
+
+    def critic(x):  # scale 0: 0.5 ||x||^2 (gradient x), scale 1: <w, x> (gradient w)
+        return [[0.5 * x.pow(2).sum(dim=(1, 2, 3))], [x, (x * w).sum(dim=(1, 2, 3))]]
+
+    real = torch.tensor([[2.0, 0.0], [2.0, 0.0]]).view(2, 1, 1, 2)
+    fake = torch.tensor([[0.0, 2.0], [0.0, 2.0]]).view(2, 1, 1, 2)
+    # eps = 0.25: x = [0.5, 1.5], gradient x + w = [0.5, 2.5]; eps = 1: x = [2, 0], gradient [2, 1]
+    expected = 2.0 * ((math.sqrt(0.25 + 6.25) - 1) ** 2 + (math.sqrt(5.0) - 1) ** 2) / 2
+    penalty = gradient_penalty(critic, real, fake, lambda_gp=2.0, epsilon=torch.tensor([0.25, 1.0]))
+    assert penalty.item() == pytest.approx(expected)
+
+
+def test_gradient_penalty_draws_epsilon_from_rng():
+    def critic(x):
+        return [[0.5 * x.pow(2).sum(dim=(1, 2, 3))]]
+
+    real, fake = torch.ones(3, 2, 1, 2), torch.zeros(3, 2, 1, 2)
+    eps = torch.rand(3, generator=torch.Generator().manual_seed(7))
+    # gradient eps_i * real_i, norm 2 eps_i
+    expected = sum((2 * e - 1) ** 2 for e in eps.tolist()) / 3
+    penalty = gradient_penalty(critic, real, fake, lambda_gp=1.0, rng=torch.Generator().manual_seed(7))
+    assert penalty.item() == pytest.approx(expected)
+
+
+def test_gradient_penalty_trains_a_multiscale_discriminator():
+    torch.manual_seed(0)
+    D = MultiscaleDiscriminator(in_channels=4, ndf=4, n_layers=1, num_D=2)
+    real, fake = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16)
+    penalty = gradient_penalty(functools.partial(D, num_scales=2), real, fake)
+    penalty.backward()
+    assert torch.isfinite(penalty) and penalty.item() > 0
+    # every weight gets a gradient (a bias shifts D's output, not its input gradient)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for n, p in D.named_parameters() if n.endswith("weight"))
+
+
+def test_gradient_penalty_checks_shapes():
+    critic = LinearCritic([1.0, 1.0])
+    with pytest.raises(ValueError, match="shape"):
+        gradient_penalty(critic, torch.zeros(2, 1, 1, 2), torch.zeros(1, 1, 1, 2))
+    with pytest.raises(ValueError, match="one value per sample"):
+        gradient_penalty(critic, torch.zeros(2, 1, 1, 2), torch.zeros(2, 1, 1, 2), epsilon=torch.rand(3))
+
+
+def test_label_smoothing_softens_only_the_discriminators_real_target():
+    out = d_outputs([0.0, 2.0])
+    # BCE against 0.9: 0.9 log(1 + e^-x) + 0.1 log(1 + e^x)
+    smoothed = (math.log(2) + 0.9 * math.log1p(math.exp(-2)) + 0.1 * math.log1p(math.exp(2))) / 2
+    assert gan_loss(out, target_real=True, mode="vanilla", real_label=0.9).item() == pytest.approx(smoothed)
+    assert GANLoss("vanilla", real_label=0.9)(out, target_real=True).item() == pytest.approx(smoothed)
+    # lsgan: ((0 - 0.9)^2 + (2 - 0.9)^2) / 2 = (0.81 + 1.21) / 2
+    assert GANLoss("lsgan", real_label=0.9)(out, target_real=True).item() == pytest.approx(1.01)
+
+
+def test_label_smoothing_leaves_the_fake_and_generator_targets():
+    out = d_outputs([0.0, 2.0])
+    for mode, real, fake in (
+        ("vanilla", (math.log(2) + math.log1p(math.exp(-2))) / 2, (math.log(2) + math.log1p(math.exp(2))) / 2),
+        ("lsgan", (1 + 1) / 2, (0 + 4) / 2),
+    ):
+        loss = GANLoss(mode, real_label=0.9)
+        assert loss(out, target_real=True, for_discriminator=False).item() == pytest.approx(real)
+        assert loss(out, target_real=False).item() == pytest.approx(fake)
+
+
+def test_smoothed_bce_is_stable_for_large_logits():
+    # x = 100: 0.9 softplus(-100) + 0.1 * 100 ~ 10; x = -100: 0.9 * 100 + 0.1 softplus(-100) ~ 90
+    loss = gan_loss(d_outputs([100.0, -100.0]), target_real=True, mode="vanilla", real_label=0.9)
+    assert loss.item() == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("mode", ["hinge", "wgan-gp"])
+def test_label_smoothing_is_refused_where_it_has_no_meaning(mode):
+    with pytest.raises(ValueError, match="label smoothing"):
+        GANLoss(mode, real_label=0.9)
+    with pytest.raises(ValueError, match="label smoothing"):
+        gan_loss(d_outputs([1.0]), target_real=True, mode=mode, real_label=0.9)
+    assert GANLoss(mode, real_label=1.0).real_label == 1.0
+
+
+@pytest.mark.parametrize("real_label", [0.0, -0.1, 1.1, float("nan")])
+def test_real_label_must_be_in_zero_one(real_label):
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        GANLoss("vanilla", real_label=real_label)
 
 
 def test_feature_matching_weights_layers_and_scales():
