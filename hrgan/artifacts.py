@@ -6,8 +6,9 @@ An export is a plain dict of strings, numbers, lists and tensors, so it loads wi
     format, version      ``FORMAT`` and ``VERSION``
     generator, encoder   network specs ``{class_path, init_args, state_dict}`` (encoder None without features)
     ema                  whether the generator weights are the EMA ones
-    label_nc, ignore_index, use_instance_edges, feat_num
-                         how the generator's input is built (``hrgan.conditioning``)
+    label_nc, input_nc, ignore_index, use_instance_edges, feat_num
+                         how the generator's input is built (``hrgan.conditioning``; label_nc 0: an input
+                         image of input_nc channels, absent before image inputs: 3)
     n_active_enhancers   the enhancers the exported stage runs (0 for single-scale generators)
     resolution           [width, height] the exported stage trained at, or None; informational only:
                          inference takes any size
@@ -98,6 +99,7 @@ def make_export(
     generator_state_dict: Mapping[str, torch.Tensor] | None = None,
     ema: bool = False,
     resolution: tuple[int, int] | None = None,
+    input_nc: int = 3,
     iteration: int | None = None,
     styles: dict | None = None,
     imported_from: str | None = None,
@@ -117,6 +119,7 @@ def make_export(
         "encoder": network_spec(encoder, weights=weights) if encoder is not None else None,
         "ema": ema,
         "label_nc": label_nc,
+        "input_nc": input_nc,
         "ignore_index": ignore_index,
         "use_instance_edges": use_instance_edges,
         "feat_num": feat_num,

@@ -1,4 +1,8 @@
-"""Turning label and instance maps into the generator's input: one-hot labels, instance edges, features."""
+"""Turning label and instance maps into the generator's input: one-hot labels, instance edges, features.
+
+With ``label_nc`` 0 (pix2pixHD's convention) the input is an image of ``input_nc`` channels in [-1, 1],
+used as it is, beside the same optional edges and features.
+"""
 
 from __future__ import annotations
 
@@ -92,26 +96,37 @@ def instance_edges(instance: torch.Tensor, *, dtype: torch.dtype = torch.float32
     return edge.unsqueeze(1).to(dtype)
 
 
-def input_channels(label_nc: int, *, use_instance_edges: bool = True, feat_num: int = 0) -> int:
-    """Channels of ``build_generator_input``'s output (the generator's ``in_channels``)."""
-    return label_nc + int(use_instance_edges) + feat_num
+def input_channels(label_nc: int, *, input_nc: int = 3, use_instance_edges: bool = True, feat_num: int = 0) -> int:
+    """Channels of ``build_generator_input``'s output (the generator's ``in_channels``); ``input_nc`` counts
+    only for image inputs (label_nc 0)."""
+    return (label_nc or input_nc) + int(use_instance_edges) + feat_num
+
+
+def image_input(image: torch.Tensor, input_nc: int) -> torch.Tensor:
+    """An input image batch [B, input_nc, H, W] in [-1, 1], checked."""
+    if image.dim() != 4 or image.shape[1] != input_nc or not image.is_floating_point():
+        raise ValueError(f"an image input must be a float [B, {input_nc}, H, W] batch in [-1, 1] (input_nc {input_nc}), "
+                         f"got {image.dtype} of shape {tuple(image.shape)}")
+    return image
 
 
 def build_generator_input(
     label: torch.Tensor,
     *,
     label_nc: int,
+    input_nc: int = 3,
     instance: torch.Tensor | None = None,
     ignore_index: int | None = None,
     features: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
     validate: bool = True,
 ) -> torch.Tensor:
-    """Concatenate [one-hot labels, instance edges (if ``instance`` given), instance features (if given)].
+    """Concatenate [one-hot labels (or the input image), instance edges (if ``instance`` given), instance features (if given)].
 
     Args:
-        label: [B, H, W] integer class ids.
-        label_nc: number of classes.
+        label: [B, H, W] integer class ids; with ``label_nc`` 0 the input image [B, input_nc, H, W] in [-1, 1].
+        label_nc: number of classes (0: image input).
+        input_nc: the input image's channels (label_nc 0 only).
         instance: [B, H, W] instance ids, or None for no edge channel.
         ignore_index: label value mapped to all-zero channels.
         features: [B, F, H, W] instance-wise features (from the encoder or a style cluster).
@@ -119,9 +134,12 @@ def build_generator_input(
         validate: check label values (see ``one_hot_labels``).
 
     Returns:
-        [B, label_nc + (1 if instance) + F, H, W].
+        [B, (label_nc or input_nc) + (1 if instance) + F, H, W].
     """
-    parts = [one_hot_labels(label, label_nc, ignore_index=ignore_index, dtype=dtype, validate=validate)]
+    if label_nc == 0:
+        parts = [image_input(label, input_nc).to(dtype)]
+    else:
+        parts = [one_hot_labels(label, label_nc, ignore_index=ignore_index, dtype=dtype, validate=validate)]
     size = parts[0].shape[-2:]
     if instance is not None:
         edges = instance_edges(instance, dtype=dtype)

@@ -43,8 +43,8 @@ def colorize_labels(label: torch.Tensor | np.ndarray, palette: np.ndarray) -> np
 
 
 def image_to_uint8(image: torch.Tensor) -> np.ndarray:
-    """[3, H, W] in [-1, 1] -> [H, W, 3] uint8."""
-    return to_uint8(image).permute(1, 2, 0).cpu().numpy()
+    """[3, H, W] (or [1, H, W], shown grey) in [-1, 1] -> [H, W, 3] uint8."""
+    return to_uint8(image.expand(3, -1, -1)).permute(1, 2, 0).cpu().numpy()
 
 
 def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:

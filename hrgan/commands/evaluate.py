@@ -44,7 +44,7 @@ from pathlib import Path
 from hrgan import __version__
 from hrgan.commands.common import (USAGE_ERROR, add_device, any_size, argument_type, command_parser, fail,
                                    lightning_device, non_negative_int, parse_arguments, positive_int, warn)
-from hrgan.data.layouts import LAYOUTS
+from hrgan.data.layouts import DIRECTIONS, LAYOUTS
 from hrgan.evaluation.options import METRICS, EvaluateOptions, parse_metrics
 from hrgan.inference.options import PRECISION_NAMES, TRAINED, parse_scale
 
@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, required=True, help="an export (export.pt) or a Lightning checkpoint")
     parser.add_argument("--data", required=True, help="shards (paths, globs, brace patterns, pipe:) or a dataset folder")
     parser.add_argument("--layout", choices=LAYOUTS, default="pix2pixhd", help="layout of a --data folder (default: %(default)s)")
+    parser.add_argument("--direction", choices=DIRECTIONS, default="AtoB",
+                        help="aligned layout: AtoB takes the left half as the input, BtoA the right (default: %(default)s)")
     parser.add_argument("--split", default="test", help="split of a --data folder or shard folder (default: %(default)s)")
     parser.add_argument("--metrics", type=argument_type(parse_metrics), default=("fid", "psnr", "ssim"),
                         help=f"comma-separated, from {','.join(METRICS)} (default: fid,psnr,ssim)")
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, "miou needs --segmenter model.pt (TorchScript, images in [-1, 1] -> logits)", USAGE_ERROR)
     options = EvaluateOptions(
         checkpoint=args.checkpoint, data=args.data, out=args.out, metrics=args.metrics, layout=args.layout,
+        direction=args.direction,
         split=args.split, inception_weights=args.inception_weights, segmenter=args.segmenter,
         batch_size=args.batch_size, workers=args.workers, load_size=args.load_size, scale=args.size, precision=args.precision,
         keep=args.keep,

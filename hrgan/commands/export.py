@@ -1,8 +1,8 @@
 """hrgan export: the generator alone as TorchScript or ONNX, for serving without hrgan.
 
 The exported network takes the conditioning tensor [B, C, H, W] (one-hot labels,
-then the instance-edge channel, then instance features: C = label_nc + edges +
-feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
+or an image-input model's input image in [-1, 1], then the instance-edge channel,
+then instance features: C = label_nc (or input_nc) + edges + feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
 multiples of the size multiple printed here and stored with the file (TorchScript:
 the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
 batch, height and width. Both hold CPU weights, whatever --device traced them

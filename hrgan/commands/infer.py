@@ -1,4 +1,9 @@
-"""hrgan infer: label maps to photos with a trained model, at any size.
+"""hrgan infer: label maps (or input images) to photos with a trained model, at any size.
+
+An image-input model (trained on 'hrgan shards --input image' shards: photo->photo,
+edges->photo, pix2pix's A->B) reads input images instead of label maps: pass
+them with --inputs (the same option as --labels); --side-by-side then shows
+input | output.
 
 Inputs are paired by file stem; each output is OUTDIR/STEM.png (with
 --side-by-side also STEM_side.png: colourised label | photo). Inputs of any size
@@ -24,6 +29,7 @@ examples:
   hrgan infer --checkpoint export.pt --labels 'shards/val-{000000..000003}.tar' --out out/ --device cuda --precision bf16
   hrgan infer --checkpoint export.pt --labels facade.png --palette palette.json --instance-edges false --out out/
   hrgan infer --checkpoint export.pt --labels l/ --instances i/ --out out/ --style cluster:3   (models with styles)
+  hrgan infer --checkpoint runs/pix2pix_facades/export.pt --inputs facades/test_label_rgb --out out/   (image inputs)
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ PROG = "hrgan infer"
 def build_parser() -> argparse.ArgumentParser:
     parser = command_parser(PROG, __doc__)
     parser.add_argument("--checkpoint", type=Path, required=True, help="export.pt or a Lightning checkpoint (EMA weights when present)")
-    parser.add_argument("--labels", required=True, help="label map file, folder (recursive), glob, or WebDataset shard URLs")
+    parser.add_argument("--labels", "--inputs", dest="labels", required=True,
+                        help="label map (or, for an image-input model, input image) file, folder (recursive), glob, "
+                             "or WebDataset shard URLs")
     parser.add_argument("--instances", help="instance map file, folder or glob, paired with the labels by stem")
     parser.add_argument("--instance-edges", type=boolean, default=True, metavar="true|false",
                         help="false: read no instance maps and run a model trained with them on an all-zero edge channel (default: true)")

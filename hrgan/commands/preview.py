@@ -55,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, OutputError) as error:
         return fail(PROG, f"cannot write {args.out}: {error}")
     entry = shards.entry
-    print(class_share_table(shards, classes))
-    print(f"{entry.get('num_samples', '?')} samples, label_nc {entry['label_nc']}, ignore value {entry.get('ignore_index')}, "
-          f"sizes {entry.get('image_sizes')}; wrote {args.out} ({' | '.join(columns)})")
+    if entry["label_nc"]:
+        print(class_share_table(shards, classes))
+        inputs = f"label_nc {entry['label_nc']}, ignore value {entry.get('ignore_index')}"
+    else:
+        inputs = "input images (label_nc 0)"
+    print(f"{entry.get('num_samples', '?')} samples, {inputs}, sizes {entry.get('image_sizes')}; wrote {args.out} "
+          f"({' | '.join(columns)})")
     return 0
 
 

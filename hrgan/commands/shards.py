@@ -19,6 +19,15 @@ the options; when they show that the options would store wrong ids (classes
 numbered from 1 read from 0, an ignore value that is also a class) it writes
 nothing and fails, unless --accept-labels.
 
+Image inputs (pix2pixHD's --label_nc 0: photo->photo, edges->photo, maps->aerial): with --input image
+the input side (--labels, or the A|B halves) is stored as an image (input.<ext>, its own bytes unless
+--reencode, --size or a half), not as class ids, and the manifest records label_nc 0. A colour-coded
+label image can be either: with --palette it becomes class ids (one-hot input, class names in samples,
+FCN-score in evaluate); with --input image the model sees its colours as they are.
+
+Aligned files (pix2pix's datasets): --layout aligned reads ROOT/SPLIT/*.jpg (or --images), each file A|B
+side by side; --direction AtoB (default) takes the left half as the input, BtoA the right.
+
 Sizes: with --size WxH every modality is resized to WxH before sizes are
 compared (photos Lanczos, label and instance maps nearest), so 512x512 masks
 pair with their 1024x1024 photos and a set of mixed sizes comes out uniform;
@@ -35,6 +44,8 @@ examples:
   hrgan shards --layout cityscapes --root /data/cityscapes --split train --out shards/ --label-nc 35
   hrgan shards --layout pix2pixhd --root data/synth --split train --out data/synth/shards --size 1024x512
   hrgan shards --layout folders --root data --labels 'masks/{split}' --images 'photos/{split}' --out shards/ --label-nc 19
+  hrgan shards --layout aligned --root datasets/facades --split train --direction BtoA --input image --out shards/
+  hrgan shards --layout folders --root day2night --labels 'day/{split}' --images 'night/{split}' --input image --out shards/
   hrgan shards --layout folders --root ADEChallengeData2016 --labels 'annotations/{split}' --images 'images/{split}' \
       --split training --classes ade20k --size 512x512 --out shards/
 """
@@ -47,7 +58,7 @@ from pathlib import Path
 
 from hrgan.commands.common import (command_parser, fail, fraction, non_negative_float, non_negative_int, parse_size, positive_float,
                                    positive_int)
-from hrgan.data.layouts import LAYOUTS
+from hrgan.data.layouts import DIRECTIONS, LAYOUTS
 
 PROG = "hrgan shards"
 
@@ -55,7 +66,13 @@ PROG = "hrgan shards"
 def build_parser():
     parser = command_parser(PROG, __doc__)
     parser.add_argument("--layout", choices=LAYOUTS, required=True,
-                        help="pix2pixhd: {split}_label/_inst/_img folders; cityscapes: gtFine/ + leftImg8bit/; folders: --labels/--instances/--images")
+                        help="pix2pixhd: {split}_label/_inst/_img folders; cityscapes: gtFine/ + leftImg8bit/; folders: "
+                             "--labels/--instances/--images; aligned: {split}/ of pix2pix's A|B files")
+    parser.add_argument("--input", choices=("labels", "image"), default="labels",
+                        help="what the input side holds: label maps (class ids) or images (label_nc 0; no class "
+                             "options apply) (default: %(default)s)")
+    parser.add_argument("--direction", choices=DIRECTIONS, default="AtoB",
+                        help="aligned layout: AtoB takes the left half as the input, BtoA the right (default: %(default)s)")
     parser.add_argument("--root", type=Path, required=True, help="dataset root")
     parser.add_argument("--split", default="train", help="split name (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="output folder for {split}-NNNNNN.tar and manifest.json")
@@ -70,9 +87,9 @@ def build_parser():
                              "default: from the class table, else 0)")
     parser.add_argument("--palette", type=Path, help="JSON palette mapping colours to class ids, for colour-coded label images")
     parser.add_argument("--palette-tolerance", type=non_negative_float, default=30.0, help="RGB distance counted as a match (default: %(default)s)")
-    parser.add_argument("--labels", help="folders layout: label folder or glob relative to --root ({split} is replaced)")
+    parser.add_argument("--labels", help="folders layout: label (or input image) folder or glob relative to --root ({split} is replaced)")
     parser.add_argument("--instances", help="folders layout: instance folder or glob")
-    parser.add_argument("--images", help="folders layout: photo folder or glob")
+    parser.add_argument("--images", help="folders layout: photo folder or glob; aligned layout: the A|B files (default: {split})")
     parser.add_argument("--allow-missing-images", action="store_true", help="keep labels without a photo (inference sets)")
     parser.add_argument("--reencode", choices=("png", "jpg"), help="re-encode photos instead of storing their bytes")
     parser.add_argument("--size", type=parse_size, metavar="WxH",
@@ -96,21 +113,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from hrgan.data.labels import describe_values
     from hrgan.data.palette import Palette
+    from hrgan.data.labels import LabelConvention
     from hrgan.data.shards import label_convention, write_split
 
-    try:
-        convention, classes = label_convention(args.root, label_nc=args.label_nc, ignore_index=args.ignore_index,
-                                               label_offset=args.label_offset, classes=args.classes)
-    except FileNotFoundError as error:
-        return fail(PROG, str(error))
-    except ValueError as error:
-        parser.error(str(error))
+    if args.input == "image":
+        given = [f"--{n.replace('_', '-')}" for n in ("label_nc", "ignore_index", "label_offset", "classes", "palette")
+                 if getattr(args, n) is not None]
+        if given:
+            parser.error(f"--input image stores the input as an image; {', '.join(given)} only apply to label maps")
+        convention, classes = LabelConvention(label_nc=0), None
+    else:
+        try:
+            convention, classes = label_convention(args.root, label_nc=args.label_nc, ignore_index=args.ignore_index,
+                                                   label_offset=args.label_offset, classes=args.classes)
+        except FileNotFoundError as error:
+            return fail(PROG, str(error))
+        except ValueError as error:
+            parser.error(str(error))
     try:
         palette = Palette.load(args.palette, tolerance=args.palette_tolerance) if args.palette else None
         result = write_split(
             args.layout, args.root, args.split, args.out, convention=convention, classes=classes,
             palette=palette, labels=args.labels, instances=args.instances, images=args.images,
-            require_images=not args.allow_missing_images, reencode=args.reencode, size=args.size,
+            require_images=not args.allow_missing_images, direction=args.direction, reencode=args.reencode, size=args.size,
             max_shard_samples=args.max_shard_samples, max_shard_mb=args.max_shard_mb, workers=args.workers,
             overwrite=args.overwrite, max_bad_fraction=args.max_bad_fraction, strict_labels=not args.accept_labels,
         )
@@ -126,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     entry = result.entry
     offset = f", offset {convention.offset}" if convention.offset else ""
     ignore = f", ignore value {convention.ignore_index}" if convention.ignore_index is not None else ""
-    print(f"label values found: {describe_values(result.label_values)} (label_nc {convention.label_nc}{offset}{ignore})")
+    if args.input == "labels":
+        print(f"label values found: {describe_values(result.label_values)} (label_nc {convention.label_nc}{offset}{ignore})")
     for line in result.advice:
         print(f"check: {line}", file=sys.stderr)
     if "palette_outside_fraction" in entry:

@@ -1,9 +1,9 @@
 """Label-safe augmentation on the GPU, applied to a batch after it reaches the device.
 
-Geometry is identical for the photo, the label map and the instance map:
+Geometry is identical for the photo, the label map (or input image) and the instance map:
 resize to cover the stage's resolution (pix2pixHD's scale_width generalised to
 both sides), an optional random extra scale, a random crop, and a random
-horizontal flip. Maps are resampled with centre-aligned nearest neighbour
+horizontal flip. Input images are resampled as the photo is. Maps are resampled with centre-aligned nearest neighbour
 ("nearest-exact": plain "nearest" samples up to a pixel off the bilinear
 grid the photo uses, misaligning labels and photo); nothing ever pads,
 so no pixel gets a label it did not have (kornia fills padded mask pixels with
@@ -27,7 +27,7 @@ def image_to_float(image: torch.Tensor) -> torch.Tensor:
 
 
 class GPUAugment(nn.Module):
-    """Resize / scale / crop / flip / colour-jitter a batch dict (``image``, ``label``, optional ``inst``).
+    """Resize / scale / crop / flip / colour-jitter a batch dict (``image``, ``label`` or ``input``, optional ``inst``).
 
     Args:
         size: output (W, H), e.g. the current stage's resolution; None keeps the input size.
@@ -70,43 +70,34 @@ class GPUAugment(nn.Module):
 
     def forward(self, batch: dict, *, random: bool = True) -> dict:
         """Augment ``batch``; with ``random=False`` only resize and centre-crop (validation)."""
-        image = image_to_float(batch["image"])
-        label, inst = batch["label"], batch.get("inst")
-        b, _, h, w = image.shape
+        photos = {name: image_to_float(batch[name]) for name in ("image", "input") if name in batch}
+        maps = {name: batch[name] for name in ("label", "inst") if name in batch}
+        b, h, w = next(iter(photos.values()))[:, 0].shape if photos else batch["label"].shape
         out_w, out_h = self.size or (w, h)
-        images, labels, insts = [], [], []
+        pieces: dict[str, list[torch.Tensor]] = {name: [] for name in (*photos, *maps)}
         for i in range(b):
             zoom = self._uniform(*self.scale_range) if random else 1.0
             scale = max(out_w / w, out_h / h) * zoom
             new_h, new_w = max(out_h, math.ceil(h * scale - 1e-6)), max(out_w, math.ceil(w * scale - 1e-6))
-            img, lab = image[i : i + 1], label[i : i + 1, None].float()
-            ins = inst[i : i + 1, None].float() if inst is not None else None  # ids < 2**24 are exact in float32
+            parts = {name: image[i : i + 1] for name, image in photos.items()}
+            parts.update({name: m[i : i + 1, None].float() for name, m in maps.items()})  # ids < 2**24 are exact in float32
             if (new_h, new_w) != (h, w):
-                img = kornia.geometry.transform.resize(img, (new_h, new_w), interpolation="bilinear", antialias=True)
-                lab = kornia.geometry.transform.resize(lab, (new_h, new_w), interpolation="nearest-exact")
-                if ins is not None:
-                    ins = kornia.geometry.transform.resize(ins, (new_h, new_w), interpolation="nearest-exact")
+                for name, part in parts.items():
+                    mode = {"interpolation": "bilinear", "antialias": True} if name in photos else {"interpolation": "nearest-exact"}
+                    parts[name] = kornia.geometry.transform.resize(part, (new_h, new_w), **mode)
             if random:
                 top = int(torch.randint(0, new_h - out_h + 1, (), generator=self.generator))
                 left = int(torch.randint(0, new_w - out_w + 1, (), generator=self.generator))
             else:
                 top, left = (new_h - out_h) // 2, (new_w - out_w) // 2
-            crop = (slice(None), slice(None), slice(top, top + out_h), slice(left, left + out_w))
-            img, lab = img[crop], lab[crop]
-            ins = ins[crop] if ins is not None else None
-            if random and self.flip and bool(torch.rand((), generator=self.generator) < 0.5):
-                img, lab = kornia.geometry.transform.hflip(img), kornia.geometry.transform.hflip(lab)
-                ins = kornia.geometry.transform.hflip(ins) if ins is not None else None
-            images.append(img)
-            labels.append(lab)
-            if ins is not None:
-                insts.append(ins)
+            flip = random and self.flip and bool(torch.rand((), generator=self.generator) < 0.5)
+            for name, part in parts.items():
+                part = part[:, :, top : top + out_h, left : left + out_w]
+                pieces[name].append(kornia.geometry.transform.hflip(part) if flip else part)
         out = dict(batch)
-        out["image"] = torch.cat(images)
-        out["label"] = torch.cat(labels)[:, 0].round().to(label.dtype)
-        if inst is not None:
-            out["inst"] = torch.cat(insts)[:, 0].round().to(inst.dtype)
-        if random and self.jitter is not None:
+        out.update({name: torch.cat(pieces[name]) for name in photos})
+        out.update({name: torch.cat(pieces[name])[:, 0].round().to(m.dtype) for name, m in maps.items()})
+        if random and self.jitter is not None and "image" in out:
             out["image"] = self._jitter(out["image"])
         return out
 

@@ -51,7 +51,7 @@ class ShardDataModule(pl.LightningDataModule):
     """WebDataset shards in, augmented device batches out.
 
     Batches are dicts: ``image`` [B, 3, H, W] float in [-1, 1], ``label`` int64
-    [B, H, W], ``inst`` int32 [B, H, W] (when the shards have instance maps),
+    [B, H, W] (or, from image-input shards, ``input`` [B, input_nc, H, W] float in [-1, 1]), ``inst`` int32 [B, H, W] (when the shards have instance maps),
     ``key`` (list of str) and ``skipped`` (corrupt samples of the split skipped so far
     in this process, every worker and epoch). Augmentation runs after the batch is on the device.
 
@@ -75,7 +75,9 @@ class ShardDataModule(pl.LightningDataModule):
             and workers of the process) are corrupt; checked once min(20, one pass over the data) are read.
         pin_memory: page-locked host batches for faster copies to the GPU.
         label_nc, ignore_index: samples with label values outside [0, label_nc) other than
-            ``ignore_index`` are skipped as corrupt (linked from the model by ``hrgan fit``; None: unchecked).
+            ``ignore_index`` are skipped as corrupt (linked from the model by ``hrgan fit``; None: unchecked);
+            label_nc 0 reads image-input shards (``hrgan shards --input image``).
+        input_nc: channels of input images (linked from the model).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class ShardDataModule(pl.LightningDataModule):
         pin_memory: bool = True,
         label_nc: int | None = None,
         ignore_index: int | None = None,
+        input_nc: int = 3,
     ) -> None:
         super().__init__()
         self.synthetic = synthetic
@@ -116,7 +119,7 @@ class ShardDataModule(pl.LightningDataModule):
         self.scale_range, self.flip, self.color_jitter = tuple(scale_range), flip, color_jitter
         self.shuffle_buffer, self.samples_per_epoch = shuffle_buffer, samples_per_epoch
         self.seed, self.max_bad_fraction, self.pin_memory = seed, max_bad_fraction, pin_memory
-        self.label_nc, self.ignore_index = label_nc, ignore_index
+        self.label_nc, self.ignore_index, self.input_nc = label_nc, ignore_index, input_nc
         self._bad_counts: dict[str, BadSampleCount] = {}  # per split, for the whole run; made when first read
         self.augment: GPUAugment | None = None
         self._augment_state: torch.Tensor | None = None
@@ -199,6 +202,7 @@ class ShardDataModule(pl.LightningDataModule):
             image_dtype="uint8",  # 4x fewer bytes through the loader; converted on the device
             label_nc=self.label_nc,
             ignore_index=self.ignore_index,
+            input_nc=self.input_nc,
             max_bad_fraction=self.max_bad_fraction,
             counts=counts,
             epoch=epoch,

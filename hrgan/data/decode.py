@@ -12,6 +12,7 @@ from hrgan.data.names import safe_key
 from hrgan.pixels import from_uint8
 
 IMAGE_EXTENSIONS = ("img.png", "img.jpg", "img.jpeg", "img.webp", "img.bmp", "img.tif", "img.tiff")
+INPUT_EXTENSIONS = tuple(name.replace("img.", "input.") for name in IMAGE_EXTENSIONS)
 
 
 def _cover_crop(image: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> Image.Image:
@@ -33,10 +34,12 @@ def decode_sample(
     image_dtype: str = "float32",
     label_nc: int | None = None,
     ignore_index: int | None = None,
+    input_nc: int = 3,
 ) -> dict:
     """One raw sample -> tensors.
 
-    Returns a dict with ``key`` (str), ``label`` int64 [H, W], ``inst`` int32 [H, W]
+    Returns a dict with ``key`` (str), ``label`` int64 [H, W] or, for image inputs (``input.<ext>``),
+    ``input`` [input_nc, H, W] (1: greyscale, 3: RGB; dtype as ``image``), ``inst`` int32 [H, W]
     (when the sample has one) and ``image`` [3, H, W] (float32 in [-1, 1], or uint8
     when ``image_dtype="uint8"``, converted on the GPU later). With ``load_size``
     (W, H) every modality is resized to cover it and centre-cropped (nearest for maps),
@@ -50,9 +53,14 @@ def decode_sample(
     key = sample.get("__key__", "?")
     where = f"{sample.get('__url__', '?')}:{key}"
     safe_key(key, where)
-    if "label.png" not in sample:
-        raise BadSampleError(f"{where}: no label.png in the sample (has {sorted(k for k in sample if not k.startswith('__'))})")
-    label_image = decode_image(sample["label.png"], f"{where} label.png")
+    input_key = "label.png" if "label.png" in sample else next((k for k in INPUT_EXTENSIONS if k in sample), None)
+    if input_key is None or (label_nc == 0 and input_key == "label.png"):
+        expected = "an input image (input.png / input.jpg)" if label_nc == 0 else "label.png"
+        raise BadSampleError(f"{where}: no {expected} in the sample (has {sorted(k for k in sample if not k.startswith('__'))})")
+    if label_nc and input_key != "label.png":
+        raise BadSampleError(f"{where}: the sample holds an input image ({input_key}), not a label map: these shards "
+                             "were written with --input image, for a model with label_nc 0")
+    label_image = decode_image(sample[input_key], f"{where} {input_key}")
     inst_image = decode_image(sample["inst.png"], f"{where} inst.png") if "inst.png" in sample else None
     image_key = next((k for k in IMAGE_EXTENSIONS if k in sample), None)
     if image_key is None and require_image:
@@ -60,30 +68,47 @@ def decode_sample(
     photo = decode_image(sample[image_key], f"{where} {image_key}") if image_key else None
     for part, image in (("inst.png", inst_image), (image_key, photo)):
         if image is not None and image.size != label_image.size:
-            raise BadSampleError(f"{where}: {part} is {image.size[0]}x{image.size[1]}, label.png {label_image.size[0]}x{label_image.size[1]}")
+            raise BadSampleError(f"{where}: {part} is {image.size[0]}x{image.size[1]}, {input_key} {label_image.size[0]}x{label_image.size[1]}")
+    if input_key != "label.png":
+        label_image = label_image.convert("L" if input_nc == 1 else "RGB")
     if load_size is not None:
-        label_image = _cover_crop(label_image, load_size, Image.Resampling.NEAREST)
+        resample = Image.Resampling.NEAREST if input_key == "label.png" else Image.Resampling.BICUBIC
+        label_image = _cover_crop(label_image, load_size, resample)
         inst_image = _cover_crop(inst_image, load_size, Image.Resampling.NEAREST) if inst_image else None
         photo = _cover_crop(photo.convert("RGB"), load_size, Image.Resampling.BICUBIC) if photo else None
+    out = {"key": key}
+    if input_key != "label.png":
+        out["input"] = _pixels(label_image, image_dtype)
+    else:
+        out["label"] = _label(label_image, where, label_nc, ignore_index)
+    if inst_image is not None:
+        out["inst"] = torch.from_numpy(map_to_array(inst_image, where, "instance").astype(np.int32))
+    if photo is not None:
+        out["image"] = _pixels(photo, image_dtype)
+    return out
+
+
+def _pixels(image: Image.Image, image_dtype: str) -> torch.Tensor:
+    """A photo as [C, H, W]: uint8, or float32 in [-1, 1]."""
+    array = np.asarray(image) if image.mode == "L" else photo_to_array(image)
+    pixels = torch.from_numpy(np.ascontiguousarray(array.reshape(*array.shape[:2], -1))).permute(2, 0, 1)
+    return pixels.contiguous() if image_dtype == "uint8" else from_uint8(pixels)
+
+
+def _label(label_image: Image.Image, where: str, label_nc: int | None, ignore_index: int | None) -> torch.Tensor:
     label = map_to_array(label_image, where, "label")
     if label_nc is not None:
         values = invalid_label_values(label, label_nc, ignore_index=ignore_index)
         if values:
             raise BadSampleError(f"{where} label.png: label values {format_values(values)} outside [0, {label_nc})"
                                  + (f" other than ignore_index {ignore_index}" if ignore_index is not None else ""))
-    out = {"key": key, "label": torch.from_numpy(label)}
-    if inst_image is not None:
-        out["inst"] = torch.from_numpy(map_to_array(inst_image, where, "instance").astype(np.int32))
-    if photo is not None:
-        pixels = torch.from_numpy(np.ascontiguousarray(photo_to_array(photo))).permute(2, 0, 1)  # [3, H, W] uint8
-        out["image"] = pixels.contiguous() if image_dtype == "uint8" else from_uint8(pixels)
-    return out
+    return torch.from_numpy(label)
 
 
 def collate(samples: list[dict]) -> dict:
     """Stack decoded samples into a batch; ``key`` becomes a list."""
     batch: dict = {"key": [s["key"] for s in samples]}
-    for name in ("label", "inst", "image"):
+    for name in ("label", "input", "inst", "image"):
         present = [s[name] for s in samples if name in s]
         if not present:
             continue

@@ -12,7 +12,8 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-LAYOUTS = ("pix2pixhd", "cityscapes", "folders")
+LAYOUTS = ("pix2pixhd", "cityscapes", "folders", "aligned")
+DIRECTIONS = ("AtoB", "BtoA")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # Modality suffixes stripped from stems, longest first.
 KNOWN_SUFFIXES = (
@@ -28,12 +29,18 @@ KNOWN_SUFFIXES = (
 
 @dataclass(frozen=True)
 class SampleFiles:
-    """The files of one sample; ``instance`` and ``image`` may be absent."""
+    """The files of one sample; ``instance`` and ``image`` may be absent.
+
+    ``label`` is the input side: a label map, or an input image when the shards are written with image inputs.
+    ``aligned`` (``AtoB`` or ``BtoA``) marks pix2pix's side-by-side A|B files, where ``label`` and ``image`` are
+    one file: the input is its A (left) half for ``AtoB``, its B (right) half for ``BtoA``, the target the other.
+    """
 
     key: str
     label: Path
     instance: Path | None = None
     image: Path | None = None
+    aligned: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ def find_samples(
     instances: str | None = None,
     images: str | None = None,
     require_images: bool = True,
+    direction: str = "AtoB",
 ) -> tuple[list[SampleFiles], list[Unpaired]]:
     """List and pair one split's files.
 
@@ -125,12 +133,16 @@ def find_samples(
             (gtFine/{split}/{city}/*_gtFine_labelIds.png, *_gtFine_instanceIds.png,
             leftImg8bit/{split}/{city}/*_leftImg8bit.png) or ``folders`` (the globs or
             folders given in ``labels`` / ``instances`` / ``images``, relative to ``root``;
-            ``{split}`` in them is replaced).
+            ``{split}`` in them is replaced) or ``aligned`` (pix2pix's ``{split}/`` of side-by-side A|B files,
+            or the folder or glob given in ``images``).
         root: dataset root.
         split: split name.
         require_images: drop labels without a photo (training); keep them for inference sets.
+        direction: ``aligned`` only: ``AtoB`` (the left half is the input) or ``BtoA``.
     """
     root = Path(root)
+    if layout == "aligned":
+        return find_aligned(root, split, images=images, direction=direction)
     if layout == "pix2pixhd":
         label_files = list_images(root / f"{split}_label")
         inst_dir, img_dir = root / f"{split}_inst", root / f"{split}_img"
@@ -156,3 +168,17 @@ def find_samples(
     if not label_files:
         raise FileNotFoundError(f"no label maps found for layout {layout!r}, split {split!r} under {where}")
     return pair_files(label_files, inst_files, img_files, require_images=require_images)
+
+
+def find_aligned(root: Path, split: str, *, images: str | None = None,
+                 direction: str = "AtoB") -> tuple[list[SampleFiles], list[Unpaired]]:
+    """pix2pix's aligned layout: each file of ``{root}/{split}/`` (or of ``images``) holds A and B side by side."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; choose one of {DIRECTIONS}")
+    where = Path(root) / (images.replace("{split}", split) if images else split)
+    files = list_images(where)
+    if not files:
+        raise FileNotFoundError(f"no A|B images found for layout 'aligned', split {split!r} under {where}")
+    unpaired: list[Unpaired] = []
+    by_key = _index(files, "A|B image", unpaired)
+    return [SampleFiles(key, path, image=path, aligned=direction) for key, path in sorted(by_key.items())], unpaired

@@ -71,16 +71,19 @@ def sample_rows(shards: ShardSet, num: int, palette: np.ndarray) -> tuple[list[n
     for batch in stream:
         if len(rows) >= num:
             break
-        label = batch["label"][0]
-        ignore = shards.entry.get("ignore_index")
-        seen |= {int(v) for v in torch.unique(label).tolist() if v != ignore}
-        panels = [_fit_height(colorize_labels(label, palette), ROW_HEIGHT, True)]
+        if "label" in batch:
+            label = batch["label"][0]
+            ignore = shards.entry.get("ignore_index")
+            seen |= {int(v) for v in torch.unique(label).tolist() if v != ignore}
+            panels = [_fit_height(colorize_labels(label, palette), ROW_HEIGHT, True)]
+        else:  # image-input shards
+            panels = [_fit_height(image_to_uint8(batch["input"][0]), ROW_HEIGHT, False)]
         if "inst" in batch:
             edges = (instance_edges(batch["inst"])[0, 0].numpy() * 255).astype(np.uint8)
             panels.append(_fit_height(np.repeat(edges[..., None], 3, axis=2), ROW_HEIGHT, True))
         if "image" in batch:
             panels.append(_fit_height(image_to_uint8(batch["image"][0]), ROW_HEIGHT, False))
-        columns = ["labels", *(["instance edges"] if "inst" in batch else []), *(["photo"] if "image" in batch else [])]
+        columns = ["labels" if "label" in batch else "input", *(["instance edges"] if "inst" in batch else []), *(["photo"] if "image" in batch else [])]
         rows.append(np.concatenate(panels, axis=1))
     return rows, columns, seen
 

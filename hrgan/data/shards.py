@@ -1,7 +1,7 @@
 """Validate paired files and write them as WebDataset shards with a manifest (behind ``hrgan shards``).
 
-Each sample becomes ``label.png`` (8 or 16 bit), ``inst.png`` (16 bit, when
-present), ``img.<ext>`` (the original bytes unless re-encoded or resized) and ``json``
+Each sample becomes ``label.png`` (8 or 16 bit; with image inputs, label_nc 0,
+``input.<ext>`` instead), ``inst.png`` (16 bit, when present), ``img.<ext>`` (the original bytes unless re-encoded or resized) and ``json``
 (size and source paths) in ``{out}/{split}-NNNNNN.tar``. ``{out}/manifest.json``
 records, per split, the shards and their sample counts, label_nc, the ignore
 value, per-class pixel frequencies, image sizes, instance presence and every
@@ -45,6 +45,11 @@ class ShardOptions:
     palette: Palette | None = None
     reencode: str | None = None  # None (keep bytes), "png" or "jpg"
     size: tuple[int, int] | None = None  # (W, H) every modality is resized to before sizes are compared
+
+    @property
+    def image_input(self) -> bool:
+        """label_nc 0 (pix2pixHD's convention): the input side is an image, not a label map."""
+        return self.convention.label_nc == 0
 
 
 def nearest_resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -103,13 +108,46 @@ def _check_pair(path: Path, what: str, size: tuple[int, int], label_size: tuple[
         raise BadSampleError(f"{shown}: their aspect ratios differ, so they do not show the same picture")
 
 
+def _side(files: SampleFiles, which: str) -> tuple[Image.Image, bytes | None]:
+    """The ``label`` (input) or ``image`` side of a sample, decoded, with its file's bytes; for pix2pix's
+    aligned A|B files the half it is in, and no bytes (a half is re-encoded)."""
+    path = files.label if which == "label" else files.image
+    data = _read(path)
+    image = decode_image(data, path)
+    if files.aligned is None:
+        return image, data
+    width, height = image.size
+    if width % 2:
+        raise BadSampleError(f"{path}: an aligned A|B image needs an even width, got {width}x{height}")
+    first_half = (which == "label") == (files.aligned == "AtoB")
+    return image.crop((0, 0, width // 2, height) if first_half else (width // 2, 0, width, height)), None
+
+
+def _encode_photo(photo: Image.Image, data: bytes | None, path: Path, name: str, options: ShardOptions,
+                  size: tuple[int, int]) -> tuple[str, bytes]:
+    """A photo's tar member ``{name}.{ext}`` and bytes: the file's own, unless re-encoded, resized or a half."""
+    ext = path.suffix.lower().lstrip(".").replace("jpeg", "jpg")
+    if data is not None and not options.reencode and options.size is None:
+        return f"{name}.{ext}", data
+    photo = photo.convert("L" if photo.mode in ("L", "I;16", "I", "1") and name == "input" else "RGB")
+    if photo.size != size:
+        photo = photo.resize(size, Image.LANCZOS)
+    fmt = options.reencode or ("jpg" if ext == "jpg" else "png")
+    buffer = io.BytesIO()
+    photo.save(buffer, format="PNG" if fmt == "png" else "JPEG", quality=95)
+    return f"{name}.{fmt}", buffer.getvalue()
+
+
 def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
     """Read, validate and encode one sample; raises ``BadSampleError`` naming the file and the problem.
 
     With ``options.size`` each modality is resized to it (labels and instances nearest, photos Lanczos)
-    before anything is compared, so masks at half the photo's size pair with their photos.
+    before anything is compared, so masks at half the photo's size pair with their photos. With image
+    inputs (``options.image_input``) the label side is a photo, stored as ``input.<ext>``.
     """
-    label_image = decode_image(_read(files.label), files.label)
+    label_image, label_bytes = _side(files, "label")
+    if options.image_input:
+        return _encode_sample(files, options, label_image, label_bytes, Counter(), None)
     palette_outside = None
     if options.palette is not None and label_image.mode in ("RGB", "RGBA"):
         raw, palette_outside = options.palette.to_ids(np.asarray(label_image.convert("RGB")))
@@ -124,25 +162,35 @@ def prepare_sample(files: SampleFiles, options: ShardOptions) -> PreparedSample:
                                f"({convention.offset}..{convention.offset + convention.label_nc - 1}) nor the "
                                f"ignore value{hint}", counts)
     try:
-        return _encode_sample(files, options, raw, counts, palette_outside)
+        return _encode_sample(files, options, raw, None, counts, palette_outside)
     except LabelValuesError:
         raise
     except BadSampleError as error:
         raise LabelValuesError(str(error), counts) from error
 
 
-def _encode_sample(files: SampleFiles, options: ShardOptions, raw: np.ndarray, counts: Counter,
-                   palette_outside: float | None) -> PreparedSample:
-    """The rest of ``prepare_sample`` once the label map is read and its values are valid."""
+def _encode_sample(files: SampleFiles, options: ShardOptions, source: np.ndarray | Image.Image, source_bytes: bytes | None,
+                   counts: Counter, palette_outside: float | None) -> PreparedSample:
+    """The rest of ``prepare_sample`` once the input side is read: a label map's valid ids [H, W], or an input photo."""
     convention = options.convention
-    source_height, source_width = raw.shape
-    label = convention.apply(raw)
-    if options.size is not None:
-        label = nearest_resize(label, options.size)
-    height, width = label.shape
-    label_dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
     key = safe_key(files.key.replace(".", "_"), str(files.label))  # webdataset splits keys from extensions at the first dot
-    record = {"label.png": encode_png(label.astype(label_dtype))}
+    if isinstance(source, Image.Image):  # an input image
+        source_width, source_height = source.size
+        width, height = options.size or source.size
+        name, data = _encode_photo(source, source_bytes, files.label, "input", options, (width, height))
+        record = {name: data}
+        class_pixels = np.zeros(0, dtype=np.int64)
+    else:
+        source_height, source_width = source.shape
+        label = convention.apply(source)
+        if options.size is not None:
+            label = nearest_resize(label, options.size)
+        height, width = label.shape
+        label_dtype = np.uint8 if label.max(initial=0) < 256 else np.uint16
+        record = {"label.png": encode_png(label.astype(label_dtype))}
+        ignore = convention.stored_ignore
+        valid = label if ignore is None else label[label != ignore]
+        class_pixels = np.bincount(valid.ravel(), minlength=convention.label_nc)[: convention.label_nc]
     resizing = options.size is not None
     if files.instance is not None:
         instance = map_to_array(decode_image(_read(files.instance), files.instance), files.instance, "instance")
@@ -153,20 +201,10 @@ def _encode_sample(files: SampleFiles, options: ShardOptions, raw: np.ndarray, c
             raise BadSampleError(f"{files.instance}: instance ids must fit in 16 bits (0..65535)")
         record["inst.png"] = encode_png(instance.astype(np.uint16))
     if files.image is not None:
-        data = _read(files.image)
-        photo = decode_image(data, files.image)
+        photo, data = _side(files, "image")
         _check_pair(files.image, "image", photo.size, (source_width, source_height), resizing)
-        ext = files.image.suffix.lower().lstrip(".").replace("jpeg", "jpg")
-        if options.reencode or resizing:
-            photo = photo.convert("RGB")
-            if resizing and photo.size != (width, height):
-                photo = photo.resize((width, height), Image.LANCZOS)
-            fmt = options.reencode or ("jpg" if ext == "jpg" else "png")
-            buffer = io.BytesIO()
-            photo.save(buffer, format="PNG" if fmt == "png" else "JPEG", quality=95)
-            record[f"img.{fmt}"] = buffer.getvalue()
-        else:
-            record[f"img.{ext}"] = data
+        name, encoded = _encode_photo(photo, data, files.image, "img", options, (width, height))
+        record[name] = encoded
     meta = {
         "key": files.key,
         "width": width,
@@ -174,12 +212,11 @@ def _encode_sample(files: SampleFiles, options: ShardOptions, raw: np.ndarray, c
         "source_size": [source_width, source_height],
         "source": {k: str(v) for k, v in (("label", files.label), ("inst", files.instance), ("img", files.image)) if v},
     }
+    if files.aligned:
+        meta["aligned"] = files.aligned
     if palette_outside is not None:
         meta["palette_outside_fraction"] = palette_outside
     record["json"] = json.dumps(meta).encode()
-    ignore = convention.stored_ignore
-    valid = label if ignore is None else label[label != ignore]
-    class_pixels = np.bincount(valid.ravel(), minlength=convention.label_nc)[: convention.label_nc]
     return PreparedSample(key, record, width, height, class_pixels, palette_outside, counts)
 
 
@@ -428,6 +465,7 @@ def write_split(
     instances: str | None = None,
     images: str | None = None,
     require_images: bool = True,
+    direction: str = "AtoB",
     reencode: str | None = None,
     size: tuple[int, int] | None = None,
     max_shard_samples: int = 1000,
@@ -442,7 +480,8 @@ def write_split(
     the split in ``{out}/manifest.json``.
 
     ``convention`` says how the files number their classes (default: ``label_convention(root, classes=classes)``);
-    ``classes`` names the class table, recorded for later commands. ``workers`` (processes) defaults to the cores, at most 8. Raises
+    ``classes`` names the class table, recorded for later commands; a convention of label_nc 0 reads the input
+    side as images (pix2pixHD's ``label_nc 0``). ``direction`` orders the halves of the ``aligned`` layout. ``workers`` (processes) defaults to the cores, at most 8. Raises
     ``FileExistsError`` when ``out`` already holds shards of the split (unless ``overwrite``),
     ``FileNotFoundError`` / ``ValueError`` for a layout that finds nothing, a bad palette or a corrupt manifest.
     Bad samples are skipped and listed in the result; when more than ``max_bad_fraction`` of them are bad, or
@@ -459,7 +498,7 @@ def write_split(
     if (out / MANIFEST).exists():
         read_manifest(out / MANIFEST)  # a corrupt one fails before any shard is written
     samples, unpaired = find_samples(layout, root, split, labels=labels, instances=instances, images=images,
-                                     require_images=require_images)
+                                     require_images=require_images, direction=direction)
     created = not out.exists()
     options = ShardOptions(convention=convention, palette=palette, reencode=reencode, size=size)
     written = write_shards(samples, out, split, options, max_samples=max_shard_samples, max_megabytes=max_shard_mb,
@@ -469,7 +508,9 @@ def write_split(
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hrgan_version": __version__,
         "layout": layout,
+        **({"direction": direction} if layout == "aligned" else {}),
         "root": str(root),
+        "input": "image" if options.image_input else "labels",
         "label_nc": convention.label_nc,
         "ignore_index": convention.stored_ignore,
         "label_offset": convention.offset,

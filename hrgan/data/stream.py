@@ -225,7 +225,8 @@ class ShardStream(IterableDataset):
         image_dtype: ``float32`` ([-1, 1]) or ``uint8`` (converted on the GPU).
         require_image: skip samples without a photo (training) or keep them (inference).
         label_nc, ignore_index: when given, samples with label values outside [0, label_nc) (other than
-            ``ignore_index``) are skipped as corrupt.
+            ``ignore_index``) are skipped as corrupt; label_nc 0 expects input images (``input.<ext>``).
+        input_nc: channels input images are decoded to (1: greyscale, 3: RGB).
         max_bad_fraction: stop when more than this fraction of the samples read are corrupt (checked once
             min(20, one pass over this process's data) have been read).
         counts: the totals to add to (shared by the workers; pass the same one to every epoch's stream
@@ -252,6 +253,7 @@ class ShardStream(IterableDataset):
         require_image: bool = True,
         label_nc: int | None = None,
         ignore_index: int | None = None,
+        input_nc: int = 3,
         max_bad_fraction: float = 0.05,
         counts: BadSampleCount | None = None,
         epoch: int | None = None,
@@ -265,7 +267,7 @@ class ShardStream(IterableDataset):
         self.samples_per_epoch = samples_per_epoch
         self.shuffle_buffer, self.seed = shuffle_buffer, seed
         self.decode_options = dict(load_size=load_size, image_dtype=image_dtype, require_image=require_image,
-                                   label_nc=label_nc, ignore_index=ignore_index)
+                                   label_nc=label_nc, ignore_index=ignore_index, input_nc=input_nc)
         self.max_bad_fraction = max_bad_fraction
         self.counts = counts if counts is not None else BadSampleCount()
         self.epoch = epoch
@@ -358,7 +360,7 @@ class ShardStream(IterableDataset):
     def _check_size(self, decoded: dict, where: str) -> None:
         if self.batch_size == 1 or self.decode_options["load_size"] is not None:
             return
-        height, width = decoded["label"].shape
+        height, width = decoded["label" if "label" in decoded else "input"].shape[-2:]
         if self._size is None:
             self._size = (width, height)
         elif (width, height) != self._size:

@@ -132,12 +132,17 @@ class EvaluationMetrics:
     # ------------------------------------------------------------ per batch
     @torch.inference_mode()
     def update(self, fake: torch.Tensor, real: torch.Tensor, label: torch.Tensor, keys: list[str]) -> None:
-        """fake, real: [B, 3, H, W] in [-1, 1]; label: [B, H, W] class ids; keys: one name per sample."""
+        """fake, real: [B, 3, H, W] in [-1, 1]; label: [B, H, W] class ids, or an image-input model's input
+        image [B, C, H, W] (no per-class or segmentation scores then); keys: one name per sample."""
         fake, real, label = fake.to(self.device).float(), real.to(self.device).float(), label.to(self.device)
+        has_classes = not label.is_floating_point()
+        if self.segmenter is not None and not has_classes:
+            raise ValueError("miou needs label maps: an image-input model's samples have none")
         rows = [{"key": key} for key in keys]
         fake01, real01 = (fake.clamp(-1, 1) + 1) / 2, (real.clamp(-1, 1) + 1) / 2
         if "psnr" in self.metrics:
-            self._add_class_errors(fake01, real01, label)
+            if has_classes:
+                self._add_class_errors(fake01, real01, label)
             values = psnr(fake.clamp(-1, 1), real.clamp(-1, 1))
             for row, value in zip(rows, values.tolist(), strict=True):
                 row["psnr"] = value
@@ -193,8 +198,10 @@ class EvaluationMetrics:
             highest_floor = self._best[0].score if len(self._best) >= self.keep else -math.inf
             if score >= lowest_kept and score <= highest_floor:
                 continue
+            condition = (thumbnail(image_to_uint8(label[i]), self.thumb_width) if label.is_floating_point()
+                         else thumbnail(colorize_labels(label[i], self.palette), self.thumb_width, labels=True))
             pictures = (
-                thumbnail(colorize_labels(label[i], self.palette), self.thumb_width, labels=True),
+                condition,
                 thumbnail(image_to_uint8(fake[i]), self.thumb_width),
                 thumbnail(image_to_uint8(real[i]), self.thumb_width),
             )

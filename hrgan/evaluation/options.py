@@ -27,6 +27,7 @@ class EvaluateOptions:
         out: the report JSON; a dataset folder is sharded once into ``<out stem>_shards/`` beside it.
         metrics: names from ``METRICS``.
         layout, split: how to read a dataset folder, and which split.
+        direction: the ``aligned`` layout's order of halves (``AtoB``: the left half is the input).
         inception_weights: FID's Inception file (default: the torch hub cache).
         segmenter: TorchScript segmentation network, for ``miou``.
         batch_size, workers: per process.
@@ -42,6 +43,7 @@ class EvaluateOptions:
     out: Path
     metrics: tuple[str, ...] = ("fid", "psnr", "ssim")
     layout: str = "pix2pixhd"
+    direction: str = "AtoB"
     split: str = "test"
     inception_weights: str | None = None
     segmenter: Path | None = None

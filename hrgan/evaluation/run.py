@@ -46,7 +46,7 @@ def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synt
                 continue
             stat = path.stat()
             digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return {"folder": str(folder.resolve()), "layout": options.layout, "split": options.split,
+    return {"folder": str(folder.resolve()), "layout": options.layout, "direction": options.direction, "split": options.split,
             "label_nc": synthesizer.label_nc, "ignore_index": synthesizer.ignore_index,
             "label_offset": convention.offset, "file_ignore_index": convention.ignore_index, "files": digest.hexdigest()}
 
@@ -84,7 +84,8 @@ def shard_urls(options: EvaluateOptions, synthesizer: Synthesizer, fabric) -> tu
         if _cached_source(target) != source or not list(target.glob(f"{options.split}-*.tar")):
             (target / SOURCE).unlink(missing_ok=True)
             convention = synthesizer.file_convention()  # the class table's, as infer reads label files
-            result = write_split(options.layout, folder, options.split, target, convention=convention, overwrite=True)
+            result = write_split(options.layout, folder, options.split, target, convention=convention,
+                                 direction=options.direction, overwrite=True)
             for item in result.unpaired:
                 print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
             if result.too_many_bad:
@@ -105,6 +106,9 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
     The model runs at ``options.scale`` and is scored at each sample's size; a scale more than 2x off the
     training resolution goes to ``on_warning`` (rank zero, once per sample size)."""
     synthesizer = Synthesizer.load(options.checkpoint, device=fabric.device, precision=options.precision)
+    if synthesizer.label_nc == 0 and "miou" in options.metrics:
+        raise ValueError(f"{options.checkpoint} takes input images, not label maps: miou (which compares a segmentation "
+                         "of the output with the label map) does not apply; use psnr, ssim or fid")
     urls, sharding_bad = shard_urls(options, synthesizer, fabric)
     metrics = EvaluationMetrics(
         metrics=options.metrics,
@@ -118,7 +122,7 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
     )
     stream = ShardStream(urls, batch_size=options.batch_size, train=False, num_workers=options.workers,
                          rank=fabric.global_rank, world_size=fabric.world_size, load_size=options.load_size,
-                         label_nc=synthesizer.label_nc, ignore_index=synthesizer.ignore_index)
+                         label_nc=synthesizer.label_nc, ignore_index=synthesizer.ignore_index, input_nc=synthesizer.input_nc)
     loader = DataLoader(stream, batch_size=None, num_workers=options.workers, pin_memory=fabric.device.type == "cuda")
     try:
         total = len(stream)
@@ -133,12 +137,13 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
             if warning := scale_warning(native, synthesizer.resolution, options.scale):
                 on_warning(warning)
         size = run_size(native, synthesizer.resolution, options.scale)
-        label = resize_ids(batch["label"], size)
+        condition = batch["label"] if synthesizer.label_nc else batch["input"]  # class ids, or an input image
+        label = resize_ids(condition, size) if synthesizer.label_nc else resize_photos(condition.to(fabric.device), size)
         instance = batch.get("inst")
         instance = None if instance is None else resize_ids(instance, size)
         features = synthesizer.encode(resize_photos(real, size), instance) if synthesizer.feat_num else None
         fake = resize_photos(synthesizer(label, instance, features), native)
-        metrics.update(fake, real, batch["label"], list(batch["key"]))
+        metrics.update(fake, real, condition, list(batch["key"]))
     result = metrics.compute()
     result["expected"] = sum(s.samples for s in stream.shards) if all(s.samples is not None for s in stream.shards) else None
     corrupt = int(fabric.all_reduce(torch.tensor(stream.counts.bad), reduce_op="sum"))  # every worker and rank

@@ -1,4 +1,5 @@
-"""Label (and instance) maps to run a model on: files, folders, globs or WebDataset shards, read with checks.
+"""Label (and instance) maps, or input images, to run a model on: files, folders, globs or WebDataset shards,
+read with checks.
 
 Reading never raises for a bad file: it yields ``Failed`` with the file and the
 problem, so one bad input never stops the others.
@@ -16,6 +17,7 @@ from PIL import Image
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from hrgan.conditioning import format_values, invalid_label_values
+from hrgan.data.decode import INPUT_EXTENSIONS
 from hrgan.data.images import BadSampleError, decode_image, map_to_array
 from hrgan.data.labels import LabelConvention
 from hrgan.data.layouts import SampleFiles, list_images, pair_files
@@ -28,7 +30,8 @@ SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
 @dataclass
 class Loaded:
-    """One input, read and checked: ``label`` int64 [H, W], ``instance`` int64 [H, W] or None."""
+    """One input, read and checked: ``label`` int64 [H, W] (an image-input model's input image: uint8
+    [H, W, input_nc]), ``instance`` int64 [H, W] or None."""
 
     key: str
     source: str
@@ -53,6 +56,11 @@ class ReadOptions:
     size: tuple[int, int] | None = None  # (W, H) to resize to, nearest
     palette: Palette | None = None  # RGB colour labels -> ids
     files: LabelConvention | None = None  # how label files number the classes (shards hold stored ids)
+    input_nc: int = 3  # channels of input images (label_nc 0)
+
+    @property
+    def image_input(self) -> bool:
+        return self.label_nc == 0
 
 
 def _map(data: bytes, source: str, what: str, options: ReadOptions) -> np.ndarray:
@@ -73,13 +81,38 @@ def read_maps(
         BadSampleError: naming the file: unreadable or truncated, colour labels, class ids the model
             does not know (listed), an instance map of another size.
     """
-    label_array = _map(*label, "label", options)
+    if options.image_input:
+        label_array = _input_image(*label, options)
+    else:
+        label_array = _label_ids(_map(*label, "label", options), label[1], options)
+    instance_array = None
+    if instance is not None:
+        raw = decode_image(*instance)
+        if options.size is None and raw.size != (label_array.shape[1], label_array.shape[0]):
+            raise BadSampleError(
+                f"{instance[1]}: instance map is {raw.size[0]}x{raw.size[1]}, "
+                f"{'input image' if options.image_input else 'label map'} {label_array.shape[1]}x{label_array.shape[0]} ({label[1]})"
+            )
+        instance_array = _map(*instance, "instance", options)
+    return Loaded(key, label[1], label_array, instance_array)
+
+
+def _input_image(data: bytes, source: str, options: ReadOptions) -> np.ndarray:
+    """An input image as uint8 [H, W, input_nc], resized (bicubic) to ``options.size``."""
+    image = decode_image(data, source).convert("L" if options.input_nc == 1 else "RGB")
+    if options.size is not None and image.size != options.size:
+        image = image.resize(options.size, Image.Resampling.BICUBIC)
+    return np.asarray(image).reshape(image.height, image.width, -1)
+
+
+def _label_ids(label_array: np.ndarray, source: str, options: ReadOptions) -> np.ndarray:
+    """A label map's file values as the model's class ids, checked."""
     files = options.files
     if files is not None and (files.offset or files.ignore_index != options.ignore_index):
         outside = files.out_of_range(np.unique(label_array).tolist())
         if outside:
             unlabeled = "none" if files.ignore_index is None else files.ignore_index
-            raise BadSampleError(f"{label[1]}: label values {format_values(outside)} are neither a class "
+            raise BadSampleError(f"{source}: label values {format_values(outside)} are neither a class "
                                  f"({files.offset}..{files.offset + files.label_nc - 1} in the files) nor the "
                                  f"unlabeled value ({unlabeled})")
         label_array = files.apply(label_array)
@@ -94,20 +127,11 @@ def read_maps(
         else:
             hint = ""
         raise BadSampleError(
-            f"{label[1]}: label values {format_values(values)} are not classes of this model "
+            f"{source}: label values {format_values(values)} are not classes of this model "
             f"(it knows 0..{options.label_nc - 1}"
             + (f" and {options.ignore_index} as unlabeled)" if options.ignore_index is not None else ")") + hint
         )
-    instance_array = None
-    if instance is not None:
-        raw = decode_image(*instance)
-        if options.size is None and raw.size != (label_array.shape[1], label_array.shape[0]):
-            raise BadSampleError(
-                f"{instance[1]}: instance map is {raw.size[0]}x{raw.size[1]}, "
-                f"label map {label_array.shape[1]}x{label_array.shape[0]} ({label[1]})"
-            )
-        instance_array = _map(*instance, "instance", options)
-    return Loaded(key, label[1], label_array, instance_array)
+    return label_array
 
 
 def _read_file(path: Path) -> tuple[bytes, str]:
@@ -137,7 +161,7 @@ def find_input_files(labels: str, instances: str | None) -> tuple[list[SampleFil
     label_files = list_images(labels)
     if not label_files:
         kind = "folder" if label_path.is_dir() else "path or glob"
-        raise FileNotFoundError(f"no label maps (.png, .jpg, ...) found in the {kind} {labels}")
+        raise FileNotFoundError(f"no label maps or input images (.png, .jpg, ...) found in the {kind} {labels}")
     instance_files = None
     if instances:
         instance_files = list_images(instances)
@@ -206,14 +230,17 @@ class ShardInputs(IterableDataset):
         where = f"{url}:{key}"
         try:
             safe_key(key, where)
-            if "label.png" not in sample:
-                raise BadSampleError(f"{where}: no label.png in the sample")
+            wanted = INPUT_EXTENSIONS if self.options.image_input else ("label.png",)
+            name = next((k for k in wanted if k in sample), None)
+            if name is None:
+                raise BadSampleError(f"{where}: no {'input image (input.png / input.jpg)' if self.options.image_input else 'label.png'} "
+                                     "in the sample")
             instance = None
             if self.options.instances:
                 if "inst.png" not in sample:
                     raise BadSampleError(f"{where}: no inst.png, and the model was trained with instance maps (or --instance-edges false)")
                 instance = (sample["inst.png"], f"{where} inst.png")
-            return read_maps(key, (sample["label.png"], f"{where} label.png"), instance, self.options)
+            return read_maps(key, (sample[name], f"{where} {name}"), instance, self.options)
         except BadSampleError as error:
             return Failed(key, where, str(error))
 

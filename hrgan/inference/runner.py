@@ -74,11 +74,13 @@ class Runner:
             return
         try:
             label = torch.from_numpy(np.stack([b.label for b in batch]))
+            if self.synth.label_nc == 0:  # input images [B, H, W, C] uint8
+                label = from_uint8(label.permute(0, 3, 1, 2))
             instance = None if batch[0].instance is None else torch.from_numpy(np.stack([b.instance for b in batch]))
-            native = (label.shape[2], label.shape[1])
+            native = (label.shape[-1], label.shape[-2])
             self.check_scale(native)
             size = native if isinstance(self.options.scale, tuple) else run_size(native, self.synth.resolution, self.options.scale)
-            label = resize_ids(label, size)
+            label = resize_photos(label, size) if label.is_floating_point() else resize_ids(label, size)
             instance = None if instance is None else resize_ids(instance, size)
             photos = resize_photos(self.synth(label, instance, self.features(batch, label, instance)), native)
         except (RuntimeError, ValueError) as error:  # e.g. out of memory: these inputs fail, the rest go on
@@ -127,7 +129,9 @@ class Runner:
         try:
             save_png(main, photo)
             if self.options.side_by_side:
-                save_png(side, side_by_side(colorize_labels(item.label, self.palette), photo))
+                condition = (np.repeat(item.label, 3 // item.label.shape[2], axis=2) if self.synth.label_nc == 0
+                             else colorize_labels(item.label, self.palette))
+                save_png(side, side_by_side(condition, photo))
         except OSError as error:
             self.summary.failed.append(Failed(item.key, str(main), f"cannot write: {error}"))
             return
@@ -151,6 +155,8 @@ def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: In
         if style.mode == "cluster" and style.cluster >= most:
             choices = f"cluster:0 to cluster:{most - 1}" if most else "the styles have none"
             return f"--style cluster:{style.cluster}: no class has more than {most} clusters ({choices})", None
+    if options.palette is not None and synth.label_nc == 0:
+        return "--palette turns colour label images into class ids, but this model takes input images as they are", None
     if options.palette is not None and not options.palette.is_file():
         return None, f"--palette: {options.palette} does not exist"
     return None, None
@@ -158,14 +164,15 @@ def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: In
 
 def run_inference(synth: Synthesizer, labels: str, options: InferOptions,
                   on_warning: Callable[[str], None] | None = None) -> Summary:
-    """Turn every label map of ``labels`` (files, folders, globs or shard URLs) into a photo under ``options.out``.
+    """Turn every label map (or, for an image-input model, input image) of ``labels`` (files, folders, globs or
+    shard URLs) into a photo under ``options.out``.
 
     Raises ``FileNotFoundError`` when ``labels`` finds nothing; per-input problems go into the summary, and
     warnings about the inputs (e.g. labels without an instance map, a scale far from training's) to ``on_warning``.
     """
     uses_instances = (synth.use_instance_edges or bool(synth.feat_num)) and options.instance_edges
     reading = ReadOptions(
-        label_nc=synth.label_nc, ignore_index=synth.ignore_index, instances=uses_instances,
+        label_nc=synth.label_nc, input_nc=synth.input_nc, ignore_index=synth.ignore_index, instances=uses_instances,
         size=options.scale if isinstance(options.scale, tuple) else None,
         palette=Palette.load(options.palette) if options.palette else None,
         files=synth.file_convention(options.label_offset, options.ignore_index),

@@ -1,8 +1,8 @@
 """The generator alone as TorchScript or ONNX, for serving without hrgan (behind ``hrgan export``).
 
 The exported network takes the conditioning tensor [B, C, H, W] (one-hot labels,
-then the instance-edge channel, then instance features: C = label_nc + edges +
-feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
+or an image-input model's input image in [-1, 1], then the instance-edge channel,
+then instance features: C = label_nc (or input_nc) + edges + feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
 multiples of the size multiple stored with the file (TorchScript:
 the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
 batch, height and width.
@@ -36,8 +36,9 @@ class FixedGenerator(nn.Module):
 def describe(synth: Synthesizer) -> dict:
     """What a user of the exported file needs to build its input."""
     return {
-        "input": "one-hot labels, then the instance-edge channel (if use_instance_edges), then instance features",
-        "label_nc": synth.label_nc, "use_instance_edges": synth.use_instance_edges, "feat_num": synth.feat_num,
+        "input": ("the input image in [-1, 1]" if synth.label_nc == 0 else "one-hot labels")
+                 + ", then the instance-edge channel (if use_instance_edges), then instance features",
+        "label_nc": synth.label_nc, "input_nc": synth.input_nc if synth.label_nc == 0 else None, "use_instance_edges": synth.use_instance_edges, "feat_num": synth.feat_num,
         "ignore_index": synth.ignore_index, "size_multiple": synth.size_multiple,
         "in_channels": synth.generator.init_args["in_channels"], "classes": synth.export["classes"]["names"],
     }

@@ -18,12 +18,13 @@ from hrgan.models import instance_average_pool, run_generator
 PRECISIONS = dict(zip(PRECISION_NAMES, (None, torch.bfloat16, torch.float16), strict=True))
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad [B, C, H, W] at the bottom and right to multiples of ``multiple``, at least two of them
-    (the bottleneck's reflection padding needs 2 pixels), by reflection, or by edge replication
-    where the image is too small to reflect."""
+def pad_to_multiple(x: torch.Tensor, multiple: int, *, minimum: int = 2) -> torch.Tensor:
+    """Pad [B, C, H, W] at the bottom and right to multiples of ``multiple``, at least ``minimum`` of them
+    (pix2pixHD's bottleneck reflection padding needs 2 pixels; a generator says otherwise with a
+    ``min_size_multiples`` attribute), by reflection, or by edge replication where the image is too small
+    to reflect."""
     h, w = x.shape[-2:]
-    pad_h, pad_w = (max(-(-n // multiple), 2) * multiple - n for n in (h, w))
+    pad_h, pad_w = (max(-(-n // multiple), minimum) * multiple - n for n in (h, w))
     if not pad_h and not pad_w:
         return x
     mode = "reflect" if pad_h < h and pad_w < w else "replicate"
@@ -64,6 +65,7 @@ class Synthesizer:
         encoder = export.get("encoder")
         self.encoder = build_network(encoder).to(self.device).requires_grad_(False) if encoder else None
         self.label_nc: int = export["label_nc"]
+        self.input_nc: int = export.get("input_nc", 3)
         self.ignore_index: int | None = export.get("ignore_index")
         self.use_instance_edges: bool = export["use_instance_edges"]
         self.feat_num: int = export.get("feat_num", 0)
@@ -119,10 +121,11 @@ class Synthesizer:
     def __call__(
         self, label: torch.Tensor, instance: torch.Tensor | None = None, features: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Photos [B, 3, H, W] (float32 in [-1, 1]) for label maps [B, H, W] of any size.
+        """Photos [B, 3, H, W] (float32 in [-1, 1]) for label maps [B, H, W] (or input images) of any size.
 
         Args:
-            label: integer class ids (validated: bad values raise ``ValueError`` listing them).
+            label: integer class ids (validated: bad values raise ``ValueError`` listing them); for an
+                image-input model (label_nc 0) input images [B, input_nc, H, W] in [-1, 1].
             instance: instance ids; for a model trained with instance edges, None gives an
                 all-zero edge channel (``--instance-edges false``).
             features: [B, feat_num, H, W] instance features, required when the model has an encoder.
@@ -131,16 +134,17 @@ class Synthesizer:
         if self.feat_num and features is None:
             raise ValueError(f"this model takes {self.feat_num} instance-feature channels: pass features (a style)")
         if self.use_instance_edges and instance is None:
-            instance = torch.zeros_like(label)  # a constant map has no edges
+            instance = torch.zeros(label.shape[0], *label.shape[-2:], dtype=torch.long)  # a constant map has no edges
         x = build_generator_input(
             label,
             label_nc=self.label_nc,
+            input_nc=self.input_nc,
             instance=instance.to(self.device) if self.use_instance_edges else None,
             ignore_index=self.ignore_index,
             features=features.to(self.device) if self.feat_num else None,
         )
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, self.size_multiple)
+        x = pad_to_multiple(x, self.size_multiple, minimum=getattr(self.generator, "min_size_multiples", 2))
         with self._autocast():
             out = run_generator(self.generator, x, n_active_enhancers=self.n_active_enhancers)
         return out[..., :h, :w].float()

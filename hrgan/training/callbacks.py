@@ -154,11 +154,11 @@ class SampleGrids(Callback):
         generator = pl_module.generator_ema or pl_module.generator
         fake = pl_module.generate(generator, cond, pl_module.instance_features(batch), growth)
         palette = np.array(pl_module.classes.colors, dtype=np.uint8)
-        self.columns = ["labels", *(["instance edges"] if "inst" in batch else []),
+        self.columns = ["labels" if "label" in batch else "input", *(["instance edges"] if "inst" in batch else []),
                         "generated (EMA)" if pl_module.generator_ema is not None else "generated", "real"]
         rows = []
         for i in range(fake.shape[0]):
-            panels = [colorize_labels(batch["label"][i], palette)]
+            panels = [colorize_labels(batch["label"][i], palette) if "label" in batch else image_to_uint8(batch["input"][i])]
             if "inst" in batch:
                 edges = instance_edges(batch["inst"][i : i + 1])[0, 0]
                 panels.append(np.repeat((edges.cpu().numpy() * 255).astype(np.uint8)[..., None], 3, axis=2))
@@ -221,8 +221,8 @@ class FidelityReport(Callback):
         from hrgan.evaluation.fidelity import class_mean_colours, fidelity_report
 
         datamodule = trainer.datamodule
-        if datamodule is None or datamodule.val_urls is None:
-            return None
+        if datamodule is None or datamodule.val_urls is None or pl_module.label_nc == 0:
+            return None  # the class-mean baseline needs label maps
         growth = pl_module.current_growth()
         train = datamodule.fixed_batches(self.max_train_samples, device=pl_module.device, split="train")
         means = class_mean_colours(train, pl_module.label_nc)
@@ -343,7 +343,7 @@ class Evaluation(Callback):
         for batch in datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
                                               batch_size=self.batch_size, per_rank=True):
             fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
-            metrics.update(fake, batch["image"], batch["label"], list(batch["key"]))
+            metrics.update(fake, batch["image"], batch.get("label", batch.get("input")), list(batch["key"]))
         result = metrics.compute()
         self.last = result
         logged = {f"eval/{k}": float(result[k]) for k in ("fid", "psnr", "ssim", "miou", "pixel_accuracy") if k in result}

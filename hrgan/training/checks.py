@@ -83,8 +83,14 @@ def label_problems(label_nc: int, ignore_index: int | None, urls: str | Sequence
         return []
     problems = []
     for where, entry in entries.items():
-        if "label_nc" in entry and entry["label_nc"] != label_nc:
-            problems.append(f"label_nc is {label_nc}, but the shards' manifest {where} records label_nc {entry['label_nc']}")
+        recorded_nc = entry.get("label_nc")
+        if recorded_nc is not None and recorded_nc != label_nc and 0 in (label_nc, recorded_nc):
+            problems.append(f"the model takes {'input images' if label_nc == 0 else 'label maps'} (label_nc {label_nc}), "
+                            f"but the shards' manifest {where} records {'label maps' if recorded_nc else 'input images'} "
+                            f"(label_nc {recorded_nc}): set model.label_nc: {recorded_nc}, or write the shards with "
+                            f"'hrgan shards --input {'image' if label_nc == 0 else 'labels'}'")
+        elif recorded_nc is not None and recorded_nc != label_nc:
+            problems.append(f"label_nc is {label_nc}, but the shards' manifest {where} records label_nc {recorded_nc}")
         recorded = entry.get("ignore_index")
         if recorded is not None and recorded != ignore_index:
             problems.append(f"ignore_index is {ignore_index}, but the shards' manifest {where} marks unlabeled pixels "

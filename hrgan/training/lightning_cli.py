@@ -1,7 +1,8 @@
 """LightningCLI over the pix2pixHD module and the shard DataModule, behind ``hrgan fit`` and ``hrgan validate``.
 
-Input channel counts are linked: the generator takes label_nc + 1 (instance
-edges, when used) + feat_num channels, the discriminator label_nc + 1 + 3.
+Input channel counts are linked: the generator takes label_nc (input_nc for
+image inputs, label_nc 0) + 1 (instance edges, when used) + feat_num channels,
+the discriminator the same without feat_num, + 3.
 The resolved configuration is saved as config.yaml in the run directory.
 """
 
@@ -11,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+import torch
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.cli import LightningCLI
 
@@ -25,33 +27,37 @@ from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 from hrgan.training.progress_bar import ScheduleProgressBar
 
 
-def generator_channels(label_nc: int, use_instance_edges: bool, feat_num: int) -> int:
-    return input_channels(label_nc, use_instance_edges=use_instance_edges, feat_num=feat_num)
+def generator_channels(label_nc: int, input_nc: int, use_instance_edges: bool, feat_num: int) -> int:
+    return input_channels(label_nc, input_nc=input_nc, use_instance_edges=use_instance_edges, feat_num=feat_num)
 
 
-def discriminator_channels(label_nc: int, use_instance_edges: bool) -> int:
-    return input_channels(label_nc, use_instance_edges=use_instance_edges) + 3
+def discriminator_channels(label_nc: int, input_nc: int, use_instance_edges: bool) -> int:
+    return input_channels(label_nc, input_nc=input_nc, use_instance_edges=use_instance_edges) + 3
 
 
 class HrganCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments(
-            ("model.label_nc", "model.use_instance_edges", "model.feat_num"),
+            ("model.label_nc", "model.input_nc", "model.use_instance_edges", "model.feat_num"),
             "model.generator.init_args.in_channels",
             compute_fn=generator_channels,
         )
         parser.link_arguments(
-            ("model.label_nc", "model.use_instance_edges"),
+            ("model.label_nc", "model.input_nc", "model.use_instance_edges"),
             "model.discriminator.init_args.in_channels",
             compute_fn=discriminator_channels,
         )
         # The data module skips (and counts) samples whose labels the model has no class for.
         parser.link_arguments("model.label_nc", "data.label_nc")
         parser.link_arguments("model.ignore_index", "data.ignore_index")
+        parser.link_arguments("model.input_nc", "data.input_nc")
 
     def _instantiate_trainer(self, config: dict, callbacks: list):
         """Our schedule-wide progress bar instead of Lightning's per-epoch one, unless the config brings one;
-        and ``HostMemory`` (CPU runs keep freed host memory)."""
+        ``HostMemory`` (CPU runs keep freed host memory); ``sync_batchnorm`` (on by default) only on GPUs,
+        where torch's SyncBatchNorm runs (it changes batch-norm networks, pix2pix's, under multi-GPU DDP only)."""
+        if config.get("sync_batchnorm") and not uses_gpus(config.get("accelerator")):
+            config = {**config, "sync_batchnorm": False}
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]  # one callback may be given alone
         if config.get("enable_progress_bar") is not False and not any(
@@ -82,6 +88,13 @@ class HrganCLI(LightningCLI):
 
     def after_validate(self) -> None:
         self._finish_loggers()
+
+
+def uses_gpus(accelerator) -> bool:
+    """Whether a Trainer's ``accelerator`` setting runs on CUDA GPUs."""
+    if not isinstance(accelerator, str):
+        return False
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def run_summary(root: Path, trainer) -> str:
@@ -142,6 +155,7 @@ def run_cli(argv: list[str], *, description: str) -> None:
         trainer_defaults={
             **REQUIRED_TRAINER_SETTINGS,  # progressive stages change batch size and resolution
             "max_epochs": -1,  # the schedule decides when training ends
+            "sync_batchnorm": True,  # batch statistics over every GPU of a DDP run (pix2pix's networks); off on CPUs
             "plugins": [{"class_path": "hrgan.training.checkpoint_io.AtomicCheckpointIO"}],
         },
         save_config_kwargs={"overwrite": True},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import random
 
 import numpy as np
@@ -17,7 +18,7 @@ from hrgan.artifacts import checkpoint_entry, make_export
 from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
 from hrgan.evaluation.psnr import psnr
-from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss
+from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss, gradient_penalty
 from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, run_generator,
                           set_activation_checkpointing)
 from hrgan.pretrained import find_cached_vgg19, hub_checkpoint_path
@@ -49,18 +50,27 @@ class Pix2PixHDModule(pl.LightningModule):
     (D frozen, so no D weight gradients are computed), then the D step uses the
     same detached fake (G untouched). Three D passes per batch in all.
 
+    With ``critic_steps`` k > 1 (WGAN-GP's n_critic) only every k-th batch makes a G step; the others
+    update D alone. An iteration is still one batch (one D step), so the schedule, checkpoints and resume
+    count batches, and the G steps are iterations / k.
+
     Args:
         generator: ``Pix2PixHDGenerator`` or ``GlobalGenerator``; its in_channels are linked to
             label_nc + instance edge + feat_num by the CLI.
         discriminator: ``MultiscaleDiscriminator`` (in_channels = label_nc + edge + 3, linked).
-        label_nc: number of label classes (one-hot channels).
+        label_nc: number of label classes (one-hot channels); 0 for image inputs (pix2pixHD's label_nc 0):
+            the batches' ``input`` image is the condition.
+        input_nc: channels of the input image (label_nc 0 only).
         ignore_index: label value meaning "unlabeled" (all-zero one-hot), e.g. 255.
         use_instance_edges: add the instance boundary map as an input channel.
         feat_num: instance-wise feature channels from the encoder (0: no encoder).
         nef: encoder width.
         classes: class names/colours: a classes.json path or a built-in table (``cityscapes``).
         schedule: progressive stages (see ``hrgan.training.schedule``).
-        gan_mode: ``lsgan`` (pix2pixHD), ``vanilla`` or ``hinge``.
+        gan_mode: ``lsgan`` (pix2pixHD), ``vanilla`` (pix2pix), ``hinge`` or ``wgan-gp``.
+        real_label: D's target for real images with ``lsgan`` and ``vanilla`` (one-sided label smoothing, e.g. 0.9).
+        lambda_gp: the gradient penalty's weight (``wgan-gp`` only).
+        critic_steps: D steps per G step (``wgan-gp``'s n_critic, e.g. 5; 1 otherwise).
         use_feat_loss: discriminator feature matching.
         lambda_feat: its weight.
         use_vgg_loss: VGG19 perceptual loss.
@@ -98,6 +108,7 @@ class Pix2PixHDModule(pl.LightningModule):
         generator: nn.Module,
         discriminator: MultiscaleDiscriminator,
         label_nc: int,
+        input_nc: int = 3,
         ignore_index: int | None = None,
         use_instance_edges: bool = True,
         feat_num: int = 0,
@@ -105,6 +116,9 @@ class Pix2PixHDModule(pl.LightningModule):
         classes: str | None = None,
         schedule: ProgressiveSchedule | None = None,
         gan_mode: str = "lsgan",
+        real_label: float = 1.0,
+        lambda_gp: float = 10.0,
+        critic_steps: int = 1,
         use_feat_loss: bool = True,
         lambda_feat: float = 10.0,
         use_vgg_loss: bool = True,
@@ -133,7 +147,7 @@ class Pix2PixHDModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["generator", "discriminator", "schedule"])
         if gan_mode not in GAN_MODES:
             raise ValueError(f"unknown gan_mode {gan_mode!r}; choose one of {GAN_MODES}")
-        self.label_nc, self.ignore_index = label_nc, ignore_index
+        self.label_nc, self.input_nc, self.ignore_index = label_nc, input_nc, ignore_index
         self.use_instance_edges, self.feat_num = use_instance_edges, feat_num
         self.generator = generator
         self.discriminator = discriminator
@@ -141,6 +155,10 @@ class Pix2PixHDModule(pl.LightningModule):
         problems = self._channel_problems() + network_problems(self.schedule, generator=generator, discriminator=discriminator)
         if ema_power < 0:
             problems.append(f"ema_power must be >= 0, got {ema_power}")
+        if critic_steps < 1:
+            problems.append(f"critic_steps must be >= 1, got {critic_steps}")
+        if label_nc < 0 or (label_nc == 0 and input_nc < 1):
+            problems.append(f"label_nc must be >= 0 (0: image inputs of input_nc >= 1 channels), got {label_nc}, input_nc {input_nc}")
         try:
             self.classes = load_classes(classes, label_nc)
         except ValueError as error:  # a table of another size; a missing file stays a FileNotFoundError
@@ -149,7 +167,13 @@ class Pix2PixHDModule(pl.LightningModule):
             raise SettingsError(problems)
         self.encoder = InstanceFeatureEncoder(feat_num=feat_num, nef=nef) if feat_num > 0 else None
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
-        self.gan = GANLoss(gan_mode)
+        try:
+            self.gan = GANLoss(gan_mode, real_label=real_label)
+        except ValueError as error:
+            raise SettingsError([str(error)]) from None
+        if gan_mode == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
+            rank_zero_warn("gan_mode wgan-gp with batch norm in the discriminator: the gradient penalty assumes each "
+                           "sample's critic value depends on that sample alone (use norm: instance or none)")
         use_vgg = use_vgg_loss and lambda_vgg > 0
         if use_vgg and vgg_if_available and vgg_weights == "auto" and find_cached_vgg19() is None:
             use_vgg = False
@@ -160,12 +184,14 @@ class Pix2PixHDModule(pl.LightningModule):
         self.automatic_optimization = False
 
     def _channel_problems(self) -> list[str]:
-        expected = input_channels(self.label_nc, use_instance_edges=self.use_instance_edges, feat_num=self.feat_num)
+        expected = input_channels(self.label_nc, input_nc=self.input_nc, use_instance_edges=self.use_instance_edges,
+                                  feat_num=self.feat_num)
         first = next(m for m in self.generator.modules() if isinstance(m, nn.Conv2d))
         found = []
         if first.in_channels != expected:
+            source = f"label_nc={self.label_nc}" if self.label_nc else f"image inputs of input_nc={self.input_nc}"
             found.append(
-                f"the generator takes {first.in_channels} input channels, but label_nc={self.label_nc}, "
+                f"the generator takes {first.in_channels} input channels, but {source}, "
                 f"use_instance_edges={self.use_instance_edges} and feat_num={self.feat_num} make {expected}"
             )
         d_first = self.discriminator.discriminators[0].layers[0][0]
@@ -183,11 +209,17 @@ class Pix2PixHDModule(pl.LightningModule):
         return self.progress.growth
 
     def condition(self, batch: dict) -> torch.Tensor:
-        """Labels (+ instance edges) as the conditioning input: [B, label_nc (+1), H, W]."""
+        """Labels, or the input image, (+ instance edges) as the conditioning input: [B, label_nc or input_nc (+1), H, W]."""
         instance = batch.get("inst") if self.use_instance_edges else None
         if self.use_instance_edges and instance is None:
             raise ValueError("use_instance_edges is on but the batch has no instance map ('inst')")
-        cond = build_generator_input(batch["label"], label_nc=self.label_nc, instance=instance, ignore_index=self.ignore_index)
+        source = "input" if self.label_nc == 0 else "label"
+        if source not in batch:
+            raise ValueError(f"label_nc is {self.label_nc} but the batch has no {source!r}: "
+                             + ("image inputs come from shards written with 'hrgan shards --input image'" if source == "input"
+                                else "these shards hold input images (label_nc 0)"))
+        cond = build_generator_input(batch[source], label_nc=self.label_nc, input_nc=self.input_nc, instance=instance,
+                                     ignore_index=self.ignore_index)
         return cond.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else cond
 
     def generate(self, generator: nn.Module, cond: torch.Tensor, features: torch.Tensor | None, growth: GrowthState) -> torch.Tensor:
@@ -221,14 +253,50 @@ class Pix2PixHDModule(pl.LightningModule):
             return -1  # ends the epoch: a stage transition reloads the data at the new size
         return None
 
+    def generator_steps_now(self) -> bool:
+        """Whether this iteration makes a G step: every ``critic_steps``-th one (the last of each group)."""
+        return (self.iteration + 1) % self.hparams.critic_steps == 0
+
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         growth = self.current_growth()
         real = batch["image"]
         cond = self.condition(batch)
-        fake = self.generate(self.generator, cond, self.instance_features(batch), growth)
+        train_g = self.generator_steps_now()
+        with contextlib.nullcontext() if train_g else torch.no_grad():
+            fake = self.generate(self.generator, cond, self.instance_features(batch), growth)
         d_real = self.discriminator(torch.cat([cond, real], 1), num_scales=growth.num_D)
 
+        losses_g = self._generator_step(opt_g, growth, cond, fake, real, d_real) if train_g else {}
+        d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1), num_scales=growth.num_D)
+        losses_d = {"real": self.gan(d_real, target_real=True), "fake": self.gan(d_fake, target_real=False)}
+        wgan = self.hparams.gan_mode == "wgan-gp"
+        if wgan:
+            critic = functools.partial(self.discriminator, num_scales=growth.num_D)
+            losses_d["gp"] = gradient_penalty(critic, torch.cat([cond, real], 1), torch.cat([cond, fake.detach()], 1),
+                                              lambda_gp=self.hparams.lambda_gp)
+        self._check_finite(losses_d, "discriminator")
+        with frozen(self.generator, *([self.encoder] if self.encoder else [])):
+            # pix2pixHD halves D's loss; WGAN-GP's critic loss is the plain difference plus the penalty
+            loss_d = sum(losses_d.values()) if wgan else 0.5 * (losses_d["real"] + losses_d["fake"])
+            self.manual_backward(loss_d)
+            opt_d.step()
+            opt_d.zero_grad(set_to_none=True)
+
+        if self.generator_ema is not None and train_g:
+            # the warm-up restarts with each stage: an average over another resolution and another set of
+            # active enhancers (untrained ones at their initial weights) is no model of this stage
+            update_ema(self.generator_ema, self.generator, ema_decay_at(growth.step_in_stage, self.hparams.ema_decay, self.hparams.ema_power))
+        size = real.shape[0]
+        self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
+        if losses_g:
+            self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
+            self.log("loss/G/total", sum(losses_g.values()).detach(), batch_size=size, prog_bar=True)
+        self.progress.finish_iteration()
+
+    def _generator_step(self, opt_g, growth: GrowthState, cond: torch.Tensor, fake: torch.Tensor, real: torch.Tensor,
+                        d_real) -> dict[str, torch.Tensor]:
+        """One G update against the frozen D; returns the weighted losses."""
         with frozen(self.discriminator, *self._frozen_generator_parts(growth)):
             d_fake = self.discriminator(torch.cat([cond, fake], 1), num_scales=growth.num_D)
             losses_g = {"gan": self.gan(d_fake, target_real=True, for_discriminator=False)}
@@ -238,29 +306,11 @@ class Pix2PixHDModule(pl.LightningModule):
                 losses_g["vgg"] = self.hparams.lambda_vgg * self.vgg(fake, real)
             if self.hparams.lambda_l1 > 0:
                 losses_g["l1"] = self.hparams.lambda_l1 * F.l1_loss(fake, real)
-            loss_g = sum(losses_g.values())
             self._check_finite(losses_g, "generator")
-            self.manual_backward(loss_g)
+            self.manual_backward(sum(losses_g.values()))
             opt_g.step()
             opt_g.zero_grad(set_to_none=True)  # free G's gradients before the D pass
-
-        d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1), num_scales=growth.num_D)
-        losses_d = {"real": self.gan(d_real, target_real=True), "fake": self.gan(d_fake, target_real=False)}
-        self._check_finite(losses_d, "discriminator")
-        with frozen(self.generator, *([self.encoder] if self.encoder else [])):
-            self.manual_backward(0.5 * (losses_d["real"] + losses_d["fake"]))
-            opt_d.step()
-            opt_d.zero_grad(set_to_none=True)
-
-        if self.generator_ema is not None:
-            # the warm-up restarts with each stage: an average over another resolution and another set of
-            # active enhancers (untrained ones at their initial weights) is no model of this stage
-            update_ema(self.generator_ema, self.generator, ema_decay_at(growth.step_in_stage, self.hparams.ema_decay, self.hparams.ema_power))
-        size = real.shape[0]
-        self.log_dict({f"loss/G/{k}": v.detach() for k, v in losses_g.items()}, batch_size=size)
-        self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
-        self.log("loss/G/total", loss_g.detach(), batch_size=size, prog_bar=True)
-        self.progress.finish_iteration()
+        return losses_g
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         growth = self.current_growth()
@@ -332,6 +382,7 @@ class Pix2PixHDModule(pl.LightningModule):
             encoder=self.encoder,
             ema=self.generator_ema is not None,
             label_nc=self.label_nc,
+            input_nc=self.input_nc,
             ignore_index=self.ignore_index,
             use_instance_edges=self.use_instance_edges,
             feat_num=self.feat_num,
