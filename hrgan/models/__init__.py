@@ -1,10 +1,12 @@
-"""Networks of the pix2pixHD family: pure ``nn.Module``s with keyword-only constructors."""
+"""Networks of the pix2pixHD and pix2pix families: pure ``nn.Module``s with keyword-only constructors."""
 
 from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
 from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
 from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator, run_generator
 from hrgan.models.layers import set_activation_checkpointing
 from hrgan.models.official import build_from_pix2pixhd, convert_pix2pixhd_state_dict, detect_pix2pixhd_network
+from hrgan.models.pix2pix import convert_pix2pix_state_dict
+from hrgan.models.unet import UNetGenerator
 from hrgan.models.vgg import VGG19Features
 
 __all__ = [
@@ -14,8 +16,10 @@ __all__ = [
     "MultiscaleDiscriminator",
     "PatchDiscriminator",
     "Pix2PixHDGenerator",
+    "UNetGenerator",
     "VGG19Features",
     "build_from_pix2pixhd",
+    "convert_pix2pix_state_dict",
     "convert_pix2pixhd_state_dict",
     "detect_pix2pixhd_network",
     "instance_average_pool",

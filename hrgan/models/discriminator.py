@@ -1,17 +1,21 @@
-"""pix2pixHD's multi-scale PatchGAN discriminator with intermediate features."""
+"""pix2pixHD's multi-scale PatchGAN discriminator with intermediate features (pix2pix's PatchGAN as one scale)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from hrgan.models.layers import RecordsInitArgs, init_pix2pixhd_weights, input_pyramid_downsample, instance_norm
+from hrgan.models.layers import RecordsInitArgs, init_weights, input_pyramid_downsample, norm_layer
 
 
-def _d_layer(in_channels: int, out_channels: int, *, stride: int, norm: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, stride=stride, padding=2)]
-    if norm:
-        layers.append(instance_norm(out_channels))
+def _d_layer(in_channels: int, out_channels: int, *, stride: int, norm: str, padding: int) -> nn.Sequential:
+    """Conv4 -> norm -> LeakyReLU(0.2); the conv has no bias when BatchNorm follows (as in pix2pix)."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, out_channels, 4, stride=stride, padding=padding, bias=norm != "batch")
+    ]
+    norm_module = norm_layer(norm, out_channels)
+    if norm_module is not None:
+        layers.append(norm_module)
     layers.append(nn.LeakyReLU(0.2, inplace=True))
     return nn.Sequential(*layers)
 
@@ -22,18 +26,30 @@ class PatchDiscriminator(RecordsInitArgs):
     Layers: conv4 s2 (no norm), (n_layers - 1) x conv4 s2 + norm, conv4 s1 + norm,
     conv4 s1 to one channel; LeakyReLU(0.2) after all but the last; channels
     double from ``ndf`` and are capped at 512.
+
+    The defaults are pix2pixHD's. ``norm="batch", padding=1`` is pix2pix's NLayerDiscriminator
+    (30x30 patches for a 256x256 input when n_layers=3).
+
+    Args:
+        in_channels: condition channels + image channels.
+        ndf: width of the first layer.
+        n_layers: stride-2 layers.
+        norm: "instance" (pix2pixHD), "batch" (pix2pix) or "none".
+        padding: zero padding of every conv4 (pix2pixHD 2, pix2pix 1).
     """
 
-    def __init__(self, *, in_channels: int, ndf: int = 64, n_layers: int = 3) -> None:
+    def __init__(
+        self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance", padding: int = 2
+    ) -> None:
         super().__init__()
-        layers = [_d_layer(in_channels, ndf, stride=2, norm=False)]
+        layers = [_d_layer(in_channels, ndf, stride=2, norm="none", padding=padding)]
         channels = ndf
         for _ in range(1, n_layers):
-            layers.append(_d_layer(channels, min(channels * 2, 512), stride=2, norm=True))
+            layers.append(_d_layer(channels, min(channels * 2, 512), stride=2, norm=norm, padding=padding))
             channels = min(channels * 2, 512)
-        layers.append(_d_layer(channels, min(channels * 2, 512), stride=1, norm=True))
+        layers.append(_d_layer(channels, min(channels * 2, 512), stride=1, norm=norm, padding=padding))
         channels = min(channels * 2, 512)
-        layers.append(nn.Sequential(nn.Conv2d(channels, 1, 4, stride=1, padding=2)))
+        layers.append(nn.Sequential(nn.Conv2d(channels, 1, 4, stride=1, padding=padding)))
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -59,16 +75,34 @@ class MultiscaleDiscriminator(RecordsInitArgs):
         ndf: width of the first layer of each discriminator.
         n_layers: stride-2 layers per discriminator.
         num_D: number of scales.
+        norm: "instance" (pix2pixHD), "batch" (pix2pix) or "none"; see ``PatchDiscriminator``.
+        padding: conv padding (pix2pixHD 2, pix2pix 1).
+        weight_init: "pix2pixhd" (conv biases keep PyTorch's default) or "pix2pix" (conv biases 0);
+            both draw conv weights from N(0, 0.02) and BatchNorm weights from N(1, 0.02).
+
+    ``MultiscaleDiscriminator(in_channels=6, num_D=1, norm="batch", padding=1, weight_init="pix2pix")``
+    is pix2pix's discriminator ('basic', 2,768,705 parameters).
     """
 
-    def __init__(self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, num_D: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        ndf: int = 64,
+        n_layers: int = 3,
+        num_D: int = 3,
+        norm: str = "instance",
+        padding: int = 2,
+        weight_init: str = "pix2pixhd",
+    ) -> None:
         super().__init__()
         self.n_layers = n_layers
         self.discriminators = nn.ModuleList(
-            PatchDiscriminator(in_channels=in_channels, ndf=ndf, n_layers=n_layers) for _ in range(num_D)
+            PatchDiscriminator(in_channels=in_channels, ndf=ndf, n_layers=n_layers, norm=norm, padding=padding)
+            for _ in range(num_D)
         )
         self.downsample = input_pyramid_downsample()
-        init_pix2pixhd_weights(self)
+        init_weights(self, weight_init)
 
     @property
     def num_D(self) -> int:

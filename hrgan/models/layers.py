@@ -1,4 +1,4 @@
-"""Building blocks shared by the pix2pixHD networks."""
+"""Building blocks shared by the pix2pixHD and pix2pix networks."""
 
 from __future__ import annotations
 
@@ -40,6 +40,24 @@ class RecordsInitArgs(nn.Module):
 def instance_norm(channels: int) -> nn.InstanceNorm2d:
     """pix2pixHD's normalisation: instance norm without affine parameters or running stats."""
     return nn.InstanceNorm2d(channels, affine=False)
+
+
+NORMS = ("instance", "batch", "none")
+
+
+def norm_layer(norm: str, channels: int) -> nn.Module | None:
+    """The normalisation named ``norm`` (one of ``NORMS``) for ``channels``; None for "none".
+
+    "instance" is ``instance_norm``; "batch" is ``nn.BatchNorm2d`` with affine parameters and running stats,
+    as in pix2pix.
+    """
+    if norm == "instance":
+        return instance_norm(channels)
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "none":
+        return None
+    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
 def conv_norm_relu(
@@ -107,14 +125,39 @@ def set_activation_checkpointing(network: nn.Module, enabled: bool = True) -> in
     return len(blocks)
 
 
-def init_pix2pixhd_weights(module: nn.Module) -> None:
-    """pix2pixHD's ``weights_init``: every conv (and transposed conv) weight ~ N(0, 0.02).
+WEIGHT_INITS = ("pix2pixhd", "pix2pix")
 
-    Biases keep PyTorch's default initialisation, as in the official code.
+
+def init_pix2pixhd_weights(module: nn.Module) -> None:
+    """pix2pixHD's ``weights_init``: conv (and transposed conv) weights ~ N(0, 0.02), BatchNorm weights
+    ~ N(1, 0.02) and biases 0.
+
+    Conv biases keep PyTorch's default initialisation, as in the official code.
     """
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def init_pix2pix_weights(module: nn.Module) -> None:
+    """pix2pix's ``init_weights(net, "normal", 0.02)``: as ``init_pix2pixhd_weights``, and conv biases 0."""
+    init_pix2pixhd_weights(module)
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+def init_weights(module: nn.Module, weight_init: str) -> None:
+    """Initialise ``module`` the way ``weight_init`` (one of ``WEIGHT_INITS``) names."""
+    if weight_init == "pix2pixhd":
+        init_pix2pixhd_weights(module)
+    elif weight_init == "pix2pix":
+        init_pix2pix_weights(module)
+    else:
+        raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
 
 
 def input_pyramid_downsample() -> nn.AvgPool2d:

@@ -11,6 +11,7 @@ from hrgan.models import (
     MultiscaleDiscriminator,
     PatchDiscriminator,
     Pix2PixHDGenerator,
+    UNetGenerator,
 )
 
 NETWORKS = [
@@ -20,6 +21,8 @@ NETWORKS = [
     (InstanceFeatureEncoder, dict(feat_num=2, nef=4, n_downsample=2)),
     (PatchDiscriminator, dict(in_channels=7, ndf=4, n_layers=2)),
     (MultiscaleDiscriminator, dict(in_channels=7, ndf=4, n_layers=2, num_D=2)),
+    (MultiscaleDiscriminator, dict(in_channels=6, ndf=4, num_D=1, norm="batch", padding=1, weight_init="pix2pix")),
+    (UNetGenerator, dict(in_channels=13, num_downs=5, ngf=4, norm="instance")),
 ]
 
 

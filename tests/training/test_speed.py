@@ -4,7 +4,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from hrgan.models import Pix2PixHDGenerator, set_activation_checkpointing
+from hrgan.models import Pix2PixHDGenerator, UNetGenerator, set_activation_checkpointing
 from hrgan.training.speed import compile_units
 from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
 
@@ -48,6 +48,11 @@ def test_compile_units_cover_generator_discriminator_and_vgg():
     # every parameter of the generator lives in some unit: nothing trains outside the compiled code
     covered = {id(p) for u in units for p in u.parameters()}
     assert all(id(p) in covered for p in module.generator.parameters())
+
+
+def test_a_unet_generator_is_one_compile_unit():
+    generator = UNetGenerator(in_channels=5, num_downs=5, ngf=4)
+    assert compile_units(generator) == [generator]
 
 
 def compiled_frames() -> int:
