@@ -85,6 +85,8 @@ class UNetGenerator(RecordsInitArgs):
         self.up = nn.ModuleList(up)
         init_pix2pix_weights(self)
 
+    min_size_multiples = 1  # inference pads to one multiple: the innermost level is 1x1 at size_multiple()
+
     def size_multiple(self, n_active_enhancers: int | None = None) -> int:
         """Input heights and widths must be multiples of this (``n_active_enhancers``: None or 0, there are none)."""
         if n_active_enhancers:

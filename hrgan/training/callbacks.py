@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import resource
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,6 @@ from hrgan.io import remove_stale_temporaries
 from hrgan.training.schedule import GrowthState
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 
-# Our checkpoints are meant to hold the state after the iteration's updates (the iteration count agrees).
-warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization and every_n_train_steps.*")
 
 # The name of what a run writes at an iteration: checkpoints/iter_0000200.ckpt, samples/iter_0000200.png.
 ITERATION_NAME = "iter_{iteration:07d}"
@@ -372,16 +369,26 @@ class Checkpoints(ModelCheckpoint):
     def __init__(self, *, every_n_iterations: int | None = None, dirpath: str | None = None, keep: int = -1) -> None:
         if keep < -1:
             raise ValueError(f"Checkpoints: keep must be -1 (all) or at least 0, got {keep}")
-        self.keep = keep
+        self.keep, self.every_n_iterations = keep, every_n_iterations
         super().__init__(
             dirpath=dirpath,
             filename=ITERATION_NAME,
             auto_insert_metric_name=False,
-            every_n_train_steps=2 * every_n_iterations if every_n_iterations else None,
+            # counted in iterations here (on_train_batch_end), not in optimizer steps, of which an iteration
+            # makes two, or one when WGAN-GP's critic_steps leave the generator out
+            every_n_epochs=0 if every_n_iterations else None,
             save_last=True,
             # Lightning keeps "the best k" only with a monitor: keep > 1 is done here (_remove_old_periodic)
             save_top_k=keep if keep < 2 else -1,
         )
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        every = self.every_n_iterations
+        if not every or pl_module.iteration % every or self._should_skip_saving_checkpoint(trainer):
+            return
+        candidates = self._monitor_candidates(trainer)
+        self._save_topk_checkpoint(trainer, candidates)
+        self._save_last_checkpoint(trainer, candidates)
 
     def setup(self, trainer: pl.Trainer, pl_module, stage: str) -> None:
         super().setup(trainer, pl_module, stage)

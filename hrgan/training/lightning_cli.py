@@ -102,7 +102,7 @@ def run_summary(root: Path, trainer) -> str:
     lines = [f"run outputs in {root}/:"]
     candidates = [
         ("config.yaml", "the resolved configuration"),
-        ("export.pt", "inference export (EMA generator)"),
+        ("export.pt", "inference export" + (" (EMA generator)" if getattr(trainer.lightning_module, "generator_ema", None) is not None else "")),
         ("samples/latest.png", "latest sample grid: " + " | ".join(grid_columns(trainer) or ["labels", "generated", "real"])),
         ("fidelity.json", "PSNR against the class-mean baseline"),
     ]

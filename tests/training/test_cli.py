@@ -51,6 +51,46 @@ def test_paper_configs_start_on_shards(config, label_nc, two_stage, tiny_shards,
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "config.yaml").is_file()
 
 
+# the image-input configs with tiny networks: pix2pix's U-Net at 5 levels (multiples of 32), or pix2pixHD's global generator
+IMAGE_CONFIGS = {
+    "pix2pix_facades.yaml": ["--model.generator.init_args.ngf", "4", "--model.generator.init_args.num_downs", "5",
+                             "--model.discriminator.init_args.ndf", "4", "--model.discriminator.init_args.n_layers", "2"],
+    "facades_image_input.yaml": TINY_NET_ARGS[:8],
+}
+
+
+@pytest.mark.parametrize("config", sorted(IMAGE_CONFIGS))
+def test_image_input_configs_train_and_infer_turns_photos_into_photos(config, tiny_shards, tmp_path, capsys):
+    shards = tmp_path / "shards"  # the synthetic photos as inputs (photo -> photo)
+    for split in ("train", "val"):
+        assert not write_split("folders", tiny_shards.parent, split, shards, convention=LabelConvention(0),
+                               labels="{split}_img", images="{split}_img", progress=False).bad
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", "--config", str(CONFIGS / config), "--trainer.default_root_dir", str(run), *IMAGE_CONFIGS[config],
+                     "--trainer.enable_progress_bar", "false", "--data.num_workers", "0", "--trainer.val_check_interval", "2",
+                     "--model.schedule.stages", stages([[64, 32], 0, 1 if "pix2pix" in config else 2, 1, 3]),
+                     "--model.vgg_weights", "random", "--data.train_urls", str(shards / "train-*.tar"),
+                     "--data.val_urls", str(shards / "val-*.tar"), "--data.resolution", "null", "--trainer.logger", "false"]) == 0
+    export = read_export(run / "export.pt")
+    assert export["label_nc"] == 0 and export["input_nc"] == 3 and export["iteration"] == 3
+    photos = tiny_shards.parent / "val_img"
+    out = tmp_path / "out"
+    assert main(["infer", "--checkpoint", str(run / "export.pt"), "--inputs", str(photos), "--out", str(out),
+                 "--workers", "0", "--side-by-side"]) == 0
+    assert "written 4, skipped 0, failed 0" in capsys.readouterr().out
+    for path in sorted(photos.iterdir()):
+        generated = np.asarray(Image.open(out / path.name))
+        assert generated.shape == np.asarray(Image.open(path)).shape[:2] + (3,) and generated.std() > 0
+        assert np.asarray(Image.open(out / f"{path.stem}_side.png")).shape[1] == 2 * generated.shape[1]
+    report = tmp_path / "eval" / "report.json"
+    assert main(["evaluate", "--checkpoint", str(run / "export.pt"), "--data", str(shards), "--split", "val",
+                 "--metrics", "psnr,ssim", "--out", str(report), "--workers", "0"]) == 0
+    result = json.loads(report.read_text())
+    assert result["num_samples"] == 4 and np.isfinite(result["psnr"]) and 0 < result["ssim"] <= 1
+
+
 def demo_run(tmp_path, schedule, *extra):
     fit("demo.yaml", tmp_path, "--model.schedule.stages", schedule, "--data.synthetic.root", str(tmp_path / "data"), "--data.synthetic.train", "6", "--data.synthetic.val", "4",
         "--data.synthetic.size", "[128, 64]", *extra)
