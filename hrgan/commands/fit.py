@@ -1,7 +1,8 @@
 """hrgan fit: train a model from a YAML config (LightningCLI: every option is also a --dotted.flag).
 
-Input channel counts are linked: the generator takes label_nc + 1 (instance
-edges, when used) + feat_num channels, the discriminator label_nc + 1 + 3.
+Input channel counts are linked: the generator takes label_nc (input_nc for
+image inputs, label_nc 0) + 1 (instance edges, when used) + feat_num channels,
+the discriminator the same without feat_num, + 3.
 Every output of a run goes under trainer.default_root_dir: config.yaml (the
 resolved configuration), checkpoints/, samples/, wandb/ (offline unless wandb
 is set up) and export.pt.

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         write_bytes_atomic(args.out, text.encode())
     except (OSError, OutputError) as error:
         return fail(PROG, f"cannot write {args.out}: {error}")
-    print(f"wrote {args.out} for {facts.num_samples} samples, {facts.label_nc} classes, sized for a {device.upper()}; "
+    print(f"wrote {args.out} for {facts.num_samples} samples, {f'{facts.label_nc} classes' if facts.label_nc else 'image inputs'}, sized for a {device.upper()}; "
           f"train with: hrgan fit --config {args.out}")
     return 0
 

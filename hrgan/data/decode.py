@@ -78,13 +78,13 @@ def decode_sample(
         photo = _cover_crop(photo.convert("RGB"), load_size, Image.Resampling.BICUBIC) if photo else None
     out = {"key": key}
     if input_key != "label.png":
-        out["input"] = _pixels(label_image, image_dtype)
+        out["input"] = _pixels(label_image, image_dtype)  # L or RGB, as input_nc says
     else:
         out["label"] = _label(label_image, where, label_nc, ignore_index)
     if inst_image is not None:
         out["inst"] = torch.from_numpy(map_to_array(inst_image, where, "instance").astype(np.int32))
     if photo is not None:
-        out["image"] = _pixels(photo, image_dtype)
+        out["image"] = _pixels(photo.convert("RGB"), image_dtype)  # greyscale photos too: always 3 channels
     return out
 
 

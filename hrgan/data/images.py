@@ -85,6 +85,7 @@ def map_to_array(image: Image.Image, source: str | Path, what: str) -> np.ndarra
         raise BadSampleError(
             f"{source}: the {what} map is an RGB colour image, not class ids; "
             "pass a palette file (--palette colours.json) to map its colours to ids"
+            + (", or (hrgan shards) --input image to train on it as an image" if what == "label" else "")
         )
     raise BadSampleError(f"{source}: unsupported {what} image mode {image.mode!r}")
 

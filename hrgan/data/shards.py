@@ -96,12 +96,13 @@ def _read(path: Path) -> bytes:
         raise BadSampleError(f"{path}: cannot read ({error.strerror or error})") from error
 
 
-def _check_pair(path: Path, what: str, size: tuple[int, int], label_size: tuple[int, int], resizing: bool) -> None:
+def _check_pair(path: Path, what: str, size: tuple[int, int], label_size: tuple[int, int], resizing: bool,
+                input_kind: str = "label map") -> None:
     """Another modality's size against the label map's: equal, or with ``resizing`` of the same aspect ratio."""
     (width, height), (label_width, label_height) = size, label_size
     if size == label_size:
         return
-    shown = f"{path}: {what} is {width}x{height}, label map {label_width}x{label_height}"
+    shown = f"{path}: {what} is {width}x{height}, {input_kind} {label_width}x{label_height}"
     if not resizing:
         raise BadSampleError(f"{shown} (pass --size WxH to resize each to one size)")
     if abs(width * label_height / (height * label_width) - 1) > ASPECT_TOLERANCE:
@@ -174,7 +175,8 @@ def _encode_sample(files: SampleFiles, options: ShardOptions, source: np.ndarray
     """The rest of ``prepare_sample`` once the input side is read: a label map's valid ids [H, W], or an input photo."""
     convention = options.convention
     key = safe_key(files.key.replace(".", "_"), str(files.label))  # webdataset splits keys from extensions at the first dot
-    if isinstance(source, Image.Image):  # an input image
+    input_kind = "input image" if isinstance(source, Image.Image) else "label map"
+    if isinstance(source, Image.Image):
         source_width, source_height = source.size
         width, height = options.size or source.size
         name, data = _encode_photo(source, source_bytes, files.label, "input", options, (width, height))
@@ -194,7 +196,8 @@ def _encode_sample(files: SampleFiles, options: ShardOptions, source: np.ndarray
     resizing = options.size is not None
     if files.instance is not None:
         instance = map_to_array(decode_image(_read(files.instance), files.instance), files.instance, "instance")
-        _check_pair(files.instance, "instance map", (instance.shape[1], instance.shape[0]), (source_width, source_height), resizing)
+        _check_pair(files.instance, "instance map", (instance.shape[1], instance.shape[0]), (source_width, source_height),
+                    resizing, input_kind)
         if resizing:
             instance = nearest_resize(instance, options.size)
         if instance.min(initial=0) < 0 or instance.max(initial=0) > 65535:
@@ -202,7 +205,7 @@ def _encode_sample(files: SampleFiles, options: ShardOptions, source: np.ndarray
         record["inst.png"] = encode_png(instance.astype(np.uint16))
     if files.image is not None:
         photo, data = _side(files, "image")
-        _check_pair(files.image, "image", photo.size, (source_width, source_height), resizing)
+        _check_pair(files.image, "image", photo.size, (source_width, source_height), resizing, input_kind)
         name, encoded = _encode_photo(photo, data, files.image, "img", options, (width, height))
         record[name] = encoded
     meta = {

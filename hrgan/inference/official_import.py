@@ -33,6 +33,7 @@ def build_export(
     generator_path: Path,
     *,
     label_nc: int,
+    input_nc: int = 3,
     use_instance_edges: bool = True,
     encoder_path: Path | None = None,
     netG: str | None = None,
@@ -55,12 +56,13 @@ def build_export(
         raise OptionMismatch(f"{generator_path}: --ngf {ngf}, but the weights have ngf {width}")
     encoder = _load(encoder_path, "encoder") if encoder_path else None
     feat_num = encoder.feat_num if encoder is not None else 0
-    expected = label_nc + (1 if use_instance_edges else 0) + feat_num
+    expected = (label_nc or input_nc) + (1 if use_instance_edges else 0) + feat_num
     channels = generator.init_args["in_channels"]
     if channels != expected:
         hint = " (models trained with --instance_feat need --encoder latest_net_E.pth)" if channels > expected else ""
         raise OptionMismatch(
-            f"{generator_path}: the generator takes {channels} input channels, but --label-nc {label_nc}"
+            f"{generator_path}: the generator takes {channels} input channels, but "
+            + (f"--label-nc {label_nc}" if label_nc else f"--input-nc {input_nc} (--label-nc 0)") +
             f"{' + 1 instance edge' if use_instance_edges else ''} + {feat_num} features = {expected}{hint}"
         )
     table = load_classes(classes, label_nc)
@@ -68,6 +70,7 @@ def build_export(
         generator=generator,
         encoder=encoder,
         label_nc=label_nc,
+        input_nc=input_nc,
         ignore_index=ignore_index,
         use_instance_edges=use_instance_edges,
         feat_num=feat_num,

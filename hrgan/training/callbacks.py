@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 from pathlib import Path
@@ -25,6 +26,18 @@ from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 
 # The name of what a run writes at an iteration: checkpoints/iter_0000200.ckpt, samples/iter_0000200.png.
 ITERATION_NAME = "iter_{iteration:07d}"
+
+
+@contextlib.contextmanager
+def evaluating(module: torch.nn.Module):
+    """``module`` in eval mode, restored after: batch norm on its running statistics and no dropout, as export
+    and ``hrgan infer`` run it (and no SyncBatchNorm exchange, which a rank-zero-only forward would hang on)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def run_dir(trainer: pl.Trainer) -> Path:
@@ -149,7 +162,8 @@ class SampleGrids(Callback):
         growth = pl_module.current_growth()
         cond = pl_module.condition(batch)
         generator = pl_module.generator_ema or pl_module.generator
-        fake = pl_module.generate(generator, cond, pl_module.instance_features(batch), growth)
+        with evaluating(pl_module):
+            fake = pl_module.generate(generator, cond, pl_module.instance_features(batch), growth)
         palette = np.array(pl_module.classes.colors, dtype=np.uint8)
         self.columns = ["labels" if "label" in batch else "input", *(["instance edges"] if "inst" in batch else []),
                         "generated (EMA)" if pl_module.generator_ema is not None else "generated", "real"]
@@ -239,10 +253,8 @@ class FidelityReport(Callback):
         from hrgan.io import write_bytes_atomic
         from hrgan.evaluation.fidelity import report_line
 
-        was_training = pl_module.training
-        pl_module.eval()
-        scores = self.compute(trainer, pl_module)
-        pl_module.train(was_training)
+        with evaluating(pl_module):
+            scores = self.compute(trainer, pl_module)
         if scores is None:
             return
         write_bytes_atomic(run_dir(trainer) / "fidelity.json", json.dumps(scores, indent=1).encode())
@@ -294,6 +306,9 @@ class Evaluation(Callback):
 
         if "miou" in self.metric_names and not self.segmenter:
             raise ValueError("Evaluation: miou needs segmenter: path/to/model.pt (TorchScript)")
+        if "miou" in self.metric_names and pl_module.label_nc == 0:
+            raise ValueError("Evaluation: miou compares a segmentation of the output with the label map, and this model "
+                             "takes input images (label_nc 0): use psnr, ssim or fid")
         self._networks = {
             "inception": load_fid_inception(self.inception_weights) if "fid" in self.metric_names else None,
             "segmenter": load_segmenter(Path(self.segmenter), torch.device("cpu")) if self.segmenter else None,
@@ -339,7 +354,8 @@ class Evaluation(Callback):
         metrics.reset()
         for batch in datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
                                               batch_size=self.batch_size, per_rank=True):
-            fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
+            with evaluating(pl_module):
+                fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
             metrics.update(fake, batch["image"], batch.get("label", batch.get("input")), list(batch["key"]))
         result = metrics.compute()
         self.last = result
@@ -356,8 +372,8 @@ class Evaluation(Callback):
 class Checkpoints(ModelCheckpoint):
     """Lightning's ModelCheckpoint, counted in iterations, and always saving ``last.ckpt`` at the end.
 
-    A pix2pixHD iteration steps two optimizers, so Lightning's global step advances
-    by 2 per iteration; ``every_n_iterations`` and the file names hide that. The end-of-training
+    Lightning's global step counts optimizer steps: two per pix2pixHD iteration, one on WGAN-GP's critic-only
+    iterations; ``every_n_iterations`` and the file names count iterations instead. The end-of-training
     save covers runs that stop mid-epoch, where ModelCheckpoint alone would keep an older last.ckpt.
 
     Args:
@@ -381,6 +397,14 @@ class Checkpoints(ModelCheckpoint):
             # Lightning keeps "the best k" only with a monitor: keep > 1 is done here (_remove_old_periodic)
             save_top_k=keep if keep < 2 else -1,
         )
+
+    @property
+    def state_key(self) -> str:
+        # the key checkpoints stored this callback's state under when Lightning counted the saves (2 steps per
+        # iteration), so that runs saved then resume with it (last_model_path, the periodic files it knows)
+        return self._generate_state_key(monitor=self.monitor, mode=self.mode,
+                                        every_n_train_steps=2 * self.every_n_iterations if self.every_n_iterations else 0,
+                                        every_n_epochs=self._every_n_epochs, train_time_interval=self._train_time_interval)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         every = self.every_n_iterations

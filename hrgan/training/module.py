@@ -157,8 +157,15 @@ class Pix2PixHDModule(pl.LightningModule):
             problems.append(f"ema_power must be >= 0, got {ema_power}")
         if critic_steps < 1:
             problems.append(f"critic_steps must be >= 1, got {critic_steps}")
-        if label_nc < 0 or (label_nc == 0 and input_nc < 1):
-            problems.append(f"label_nc must be >= 0 (0: image inputs of input_nc >= 1 channels), got {label_nc}, input_nc {input_nc}")
+        if label_nc < 0 or (label_nc == 0 and input_nc not in (1, 3)):
+            problems.append(f"label_nc must be >= 0 (0: image inputs, greyscale or RGB: input_nc 1 or 3), got label_nc "
+                            f"{label_nc}, input_nc {input_nc}")
+        if label_nc == 0 and feat_num > 0:
+            problems.append("instance features (feat_num > 0) need label maps: their styles are clustered per class; "
+                            "with image inputs set feat_num: 0")
+        if gan_mode == "wgan-gp" and compile:
+            problems.append("gan_mode wgan-gp needs the gradient of a gradient, which torch.compile does not support: "
+                            "set compile: false")
         try:
             self.classes = load_classes(classes, label_nc)
         except ValueError as error:  # a table of another size; a missing file stays a FileNotFoundError
@@ -286,7 +293,8 @@ class Pix2PixHDModule(pl.LightningModule):
         if self.generator_ema is not None and train_g:
             # the warm-up restarts with each stage: an average over another resolution and another set of
             # active enhancers (untrained ones at their initial weights) is no model of this stage
-            update_ema(self.generator_ema, self.generator, ema_decay_at(growth.step_in_stage, self.hparams.ema_decay, self.hparams.ema_power))
+            g_steps = growth.step_in_stage // self.hparams.critic_steps  # EMA updates so far in this stage
+            update_ema(self.generator_ema, self.generator, ema_decay_at(g_steps, self.hparams.ema_decay, self.hparams.ema_power))
         size = real.shape[0]
         self.log_dict({f"loss/D/{k}": v.detach() for k, v in losses_d.items()}, batch_size=size)
         if losses_g:
@@ -357,6 +365,9 @@ class Pix2PixHDModule(pl.LightningModule):
         for urls in (getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None)):
             problems += size_problems(urls, getattr(datamodule, "load_size", None),
                                       [stage.batch_size for stage in self.progress.schedule.stages])
+        if self.hparams.gan_mode == "wgan-gp" and self._trainer is not None and str(self.trainer.precision).startswith("16"):
+            problems.append("gan_mode wgan-gp with precision 16-mixed: the gradient penalty's inner gradient is not loss-scaled "
+                            "and can underflow; use bf16-mixed or 32")
         if problems:
             raise SettingsError(problems)
         if self.hparams.channels_last:

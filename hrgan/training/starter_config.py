@@ -42,6 +42,15 @@ def quoted(text: str) -> str:
     return json.dumps(text)
 
 
+def _inputs(facts: DataFacts, ignore: str) -> str:
+    """The config's lines on what the model takes: label maps (label_nc, ignore_index) or input images."""
+    if facts.label_nc == 0:
+        return ("  label_nc: 0                        # the shards hold input images (hrgan shards --input image)\n"
+                "  input_nc: 3                        # their channels: 3 (RGB) or 1 (greyscale)")
+    return (f"  label_nc: {facts.label_nc}                    # classes in the shards' manifest\n"
+            f"  ignore_index: {ignore}               # the shards' value for unlabeled pixels (null: none)")
+
+
 def training_size(size: tuple[int, int], device: str) -> tuple[int, int]:
     """The data's (W, H), shrunk so the long side is at most the device's, in multiples of SIZE_MULTIPLE."""
     width, height = size
@@ -106,7 +115,7 @@ def starter_config(facts: DataFacts, *, train_urls: str, val_urls: str | None, d
                  "to the commonest on load\n") if facts.mixed_sizes else ""
     val = f"  val_urls: {quoted(val_urls)}\n" if val_urls else "  val_urls: null  # no validation split found: pass --data.val_urls to add one\n"
     return f"""# Starter config written by 'hrgan init-config' for {train_urls}
-# ({facts.num_samples} samples, {facts.size[0]}x{facts.size[1]}{' and other sizes' if facts.mixed_sizes else ''}, {facts.label_nc} classes), sized for a {device.upper()}.
+# ({facts.num_samples} samples, {facts.size[0]}x{facts.size[1]}{' and other sizes' if facts.mixed_sizes else ''}, {f'{facts.label_nc} classes' if facts.label_nc else 'image inputs'}), sized for a {device.upper()}.
 #   hrgan fit --config THIS_FILE
 # Every value can be overridden on the command line, e.g. --trainer.max_time 00:02:00:00.
 seed_everything: 0
@@ -132,8 +141,7 @@ trainer:
         every_n_iterations: {250 if device == 'cpu' else 1000}
     - class_path: hrgan.training.callbacks.InferenceExport  # export.pt for hrgan infer / evaluate
 model:
-  label_nc: {facts.label_nc}                    # classes in the shards' manifest
-  ignore_index: {ignore}               # the shards' value for unlabeled pixels (null: none)
+{_inputs(facts, ignore)}
 {classes}  use_instance_edges: {'true' if facts.has_instances else 'false'}       # {'the shards have instance maps' if facts.has_instances else 'the shards have no instance maps'}
   generator:
     class_path: hrgan.models.Pix2PixHDGenerator

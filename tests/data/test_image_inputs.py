@@ -101,3 +101,16 @@ def test_augmentation_moves_the_input_image_with_the_photo():
     assert out["input"].shape == (2, 1, 12, 16) and out["image"].shape == (2, 3, 12, 16)
     torch.testing.assert_close(out["input"], out["image"][:, :1])  # the same resize, crop and flip
     assert "label" not in out
+
+
+def test_a_greyscale_target_photo_comes_out_with_three_channels(tmp_path):
+    for side, mode in (("inputs", "RGB"), ("photos", "L")):
+        (tmp_path / side).mkdir()
+        shape = (8, 8, 3) if mode == "RGB" else (8, 8)
+        Image.fromarray(noise(1, shape), mode).save(tmp_path / side / "a.png")
+    out = tmp_path / "s"
+    write_split("folders", tmp_path, "train", out, convention=IMAGE_INPUT, labels="inputs", images="photos", progress=False)
+    batch = next(iter(ShardStream(str(out / "train-*.tar"), batch_size=1, train=False, label_nc=0)))
+    assert batch["image"].shape == (1, 3, 8, 8) and batch["input"].shape == (1, 3, 8, 8)
+    grey = next(iter(ShardStream(str(out / "train-*.tar"), batch_size=1, train=False, label_nc=0, input_nc=1)))
+    assert grey["input"].shape == (1, 1, 8, 8)

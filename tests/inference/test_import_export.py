@@ -59,6 +59,21 @@ def test_import_checks_options_against_the_weights(tmp_path, capsys):
     assert "garbage.pth" in capsys.readouterr().err
 
 
+def test_an_official_label_nc_0_model_imports_and_runs_on_photos(tmp_path, capsys):
+    path, network = official_weights(tmp_path, official.OfficialGlobal(3, ngf=8))  # pix2pixHD --label_nc 0 --no_instance
+    out = tmp_path / "photo2photo.pt"
+    assert import_main(["--generator", str(path), "--label-nc", "0", "--input-nc", "3", "--instance-edges", "false",
+                        "--out", str(out)]) == 0
+    assert "--inputs IMAGES" in capsys.readouterr().out
+    synth = Synthesizer.load(out)
+    assert (synth.label_nc, synth.input_nc) == (0, 3)
+    photo = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(synth(photo), network(photo))
+    assert import_main(["--generator", str(path), "--label-nc", "0", "--out", str(out)]) == 2  # edges on: 4 expected
+    assert "takes 3 input channels, but --input-nc 3 (--label-nc 0) + 1 instance edge" in capsys.readouterr().err
+
+
 def conditioning(synth, height, width):
     label = torch.randint(0, LABEL_NC, (2, height, width))
     return build_generator_input(label, label_nc=LABEL_NC, instance=torch.randint(0, 3, (2, height, width)))

@@ -10,7 +10,7 @@ from hrgan.data.labels import LabelConvention
 from hrgan.data.shards import write_split
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.models import GlobalGenerator, MultiscaleDiscriminator, UNetGenerator
-from hrgan.training.callbacks import Checkpoints, InferenceExport
+from hrgan.training.callbacks import Checkpoints, InferenceExport, SampleGrids
 from hrgan.training.checks import SettingsError
 from hrgan.training.module import Pix2PixHDModule
 from hrgan.training.schedule import ProgressiveSchedule, Stage
@@ -95,6 +95,34 @@ def test_gan_settings_are_checked_before_training():
     assert image_module(gan_mode="vanilla", real_label=0.9).gan.real_label == 0.9
     with pytest.warns(UserWarning, match="batch norm in the discriminator"):
         image_module(gan_mode="wgan-gp", d_args=dict(norm="batch", padding=1))
+
+
+def test_settings_that_cannot_work_with_image_inputs_or_wgan_gp_are_refused():
+    with pytest.raises(SettingsError, match="input_nc 1 or 3"):
+        image_module(input_nc=4)
+    with pytest.raises(SettingsError, match="feat_num: 0"):
+        image_module(feat_num=3)
+    with pytest.raises(SettingsError, match="torch.compile does not support"):
+        image_module(gan_mode="wgan-gp", compile=True)
+
+
+def test_sample_grids_run_batch_norm_networks_as_inference_does(image_shards, tmp_path):
+    module = image_module(2, generator=UNetGenerator(in_channels=3, num_downs=5, ngf=4))
+    trainer = tiny_trainer(tmp_path)
+    data = tiny_data(image_shards, label_nc=0, val_urls=str(image_shards / "val-*.tar"))
+    trainer.fit(module, data)
+    module.train()
+    before = {k: v.clone() for k, v in module.generator.state_dict().items() if "running" in k}
+    grids = SampleGrids(num_samples=2)
+    first, second = grids.render(trainer, module), grids.render(trainer, module)
+    after = {k: v for k, v in module.generator.state_dict().items() if "running" in k}
+    assert before and all(torch.equal(before[k], after[k]) for k in before)  # eval mode: running statistics untouched
+    assert (first == second).all() and module.training  # no dropout; the module is back in train mode
+    assert grids.columns == ["input", "generated", "real"]
+
+
+def test_checkpoints_keep_the_state_key_of_runs_saved_before_iterations_were_counted_here():
+    assert "'every_n_train_steps': 10" in Checkpoints(every_n_iterations=5).state_key
 
 
 def test_image_input_channels_are_explained():
