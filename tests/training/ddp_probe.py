@@ -25,6 +25,7 @@ class Probe(Callback):
                   for name, p in pl_module.state_dict().items() if torch.is_floating_point(p)}
         report = {"rank": trainer.global_rank, "world_size": trainer.world_size, "keys": self.keys, "digest": digest,
                   "iteration": pl_module.iteration,
+                  "sync_batchnorm": sum(isinstance(m, torch.nn.SyncBatchNorm) for m in pl_module.modules()),
                   "lrs": {stage: sorted(rates) for stage, rates in self.lrs.items()}}
         path = Path(trainer.default_root_dir) / f"probe_rank{trainer.global_rank}.json"
         path.write_text(json.dumps(report))

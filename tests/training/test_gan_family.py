@@ -70,6 +70,22 @@ def test_a_unet_pix2pix_model_trains_on_image_inputs_and_exports(image_shards, t
     assert not torch.equal(out, synth(-photo))  # the output follows the input image
 
 
+def test_image_inputs_with_instance_edges_train_and_infer(tiny_shards, tmp_path):
+    shards = tmp_path / "shards"
+    assert not write_split("folders", tiny_shards.parent, "train", shards, convention=LabelConvention(0), labels="{split}_img",
+                           images="{split}_img", instances="{split}_inst", progress=False).bad
+    generator = GlobalGenerator(in_channels=4, ngf=4, n_downsample=2, n_blocks=1)
+    discriminator = MultiscaleDiscriminator(in_channels=7, ndf=4, n_layers=2, num_D=1)
+    module = Pix2PixHDModule(generator=generator, discriminator=discriminator, label_nc=0, use_instance_edges=True,
+                             schedule=one_stage(2), use_vgg_loss=False, ema_decay=0.0, fused_adam=False)
+    tiny_trainer(tmp_path, [InferenceExport()]).fit(module, tiny_data(shards, label_nc=0))
+    synth = Synthesizer.load(tmp_path / "export.pt")
+    photo, instance = torch.rand(1, 3, 32, 64) * 2 - 1, torch.zeros(1, 32, 64, dtype=torch.long)
+    split = instance.clone()
+    split[:, :, 32:] = 1  # one boundary down the middle: the edge channel changes the output
+    assert synth.use_instance_edges and not torch.equal(synth(photo, instance), synth(photo, split))
+
+
 def test_critic_steps_count_iterations_through_a_resume(image_shards, tmp_path):
     def run(folder, steps, ckpt_path=None, callbacks=()):
         counter = StepCounter()

@@ -96,3 +96,31 @@ def test_two_gpu_ddp_over_nccl_keeps_replicas_identical(tmp_path):
     from tests.training.test_ddp import run_two_process_ddp
 
     run_two_process_ddp(tmp_path, accelerator="gpu")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
+def test_two_gpu_pix2pix_batch_norm_is_synchronised(tiny_shards, tmp_path):
+    import json
+    import subprocess
+
+    from hrgan.data.labels import LabelConvention
+    from hrgan.data.shards import write_split
+    from tests.training.test_ddp import REPO, clean_env
+
+    shards = tmp_path / "shards"  # the synthetic photos as image inputs
+    assert not write_split("folders", tiny_shards.parent, "train", shards, convention=LabelConvention(0),
+                           labels="{split}_img", images="{split}_img", progress=False).bad
+    stages = [{"resolution": [64, 32], "n_enhancers": 0, "num_D": 1, "batch_size": 2, "steps": 4, "niter_decay": 0,
+               "epochs": None}]
+    command = ["bash", "launch/local/train.sh", "configs/pix2pix_facades.yaml", "--trainer.default_root_dir", str(tmp_path),
+               "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+               "--trainer.callbacks+=tests.training.ddp_probe.Probe", "--data.train_urls", str(shards / "train-*.tar"),
+               "--data.val_urls", "null", "--data.resolution", "null", "--data.num_workers", "0",
+               "--model.generator.init_args.ngf", "4", "--model.generator.init_args.num_downs", "5",
+               "--model.discriminator.init_args.ndf", "4", "--model.schedule.stages", json.dumps(stages)]
+    result = subprocess.run(["timeout", "-k", "10", "300", *command], cwd=REPO, env=clean_env("gpu"),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"probe_rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["sync_batchnorm"] > 0 for r in ranks)  # sync_batchnorm: true, converted by Lightning's DDP
+    assert ranks[0]["digest"] == ranks[1]["digest"]  # weights and running statistics alike
