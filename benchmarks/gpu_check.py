@@ -6,7 +6,7 @@
     python benchmarks/fill_gpu_rows.py runs/gpu_check/gpu_check.json   # then: the GPU rows of BENCHMARKS.md
 
 Steps, in order, each a separate process with its own time limit (seconds on one H200, estimated
-from the CPU dry run and the model sizes; 540 s of limits, cut to the 480 s --budget-s: the last step
+from the CPU dry run and the model sizes; 565 s of limits, cut to the 480 s --budget-s: the last step
 gets what the others left):
 
   gpu_tests          110  pytest -m gpu (tests/training/test_gpu.py): bf16 training step, compiled step vs
@@ -15,6 +15,7 @@ gets what the others left):
   step_1024           45  train_step.py 1024x512, global G ngf 64, 3 D scales, bf16, batch 8 (target 50 img/s)
   step_2048           40  2048x1024, one local enhancer (ngf 32), bf16, batch 2 (target 12 img/s)
   step_2048_ac        40  the same with activation checkpointing
+  step_pix2pix        25  pix2pix's step (U-Net 256 + batch-norm PatchGAN, GAN + L1) at 256x256, bf16, batch 64
   memory_2048         50  memory.py at 2048x1024, bf16, batch 1 and 2: measured beside the simulation
   inference           50  inference.py at 1024x512 and 2048x1024, fp32 and bf16
   data_pipeline       40  data_pipeline.py: shard decoding per worker, GPU augmentation to 2048x1024 and 1024x512
@@ -26,7 +27,7 @@ with the end of its error; the next step runs either way. Once --budget-s is spe
 steps are recorded as "not run". After each step the JSON file is rewritten (meta + every step so
 far) and the step's output is appended to the log, so a check cut short keeps what it measured.
 The dry run (``--device cpu --tiny``) runs the same steps at tiny sizes, 240 s each, 1800 s in all.
-SPADE and U-Net rows join this list when those generators exist.
+SPADE rows join this list when that generator exists.
 
 The GPU machine needs only this repository and a Python with torch (CUDA), pytorch-lightning,
 torchmetrics and pytest (images with PyTorch usually have them); the rest (webdataset, kornia,
@@ -96,6 +97,11 @@ STEPS = (
          _bench("train_step.py", "--device", "cpu", "--enhancers", "1", "--num-d", "2", "--activation-checkpointing",
                 *_TINY_STEP),
          {"target_img_per_s": 12}),
+    Step("step_pix2pix", "pix2pix training step 256x256 (U-Net 256 + PatchGAN, GAN + L1), bf16, batch 64", 25,
+         _bench("train_step.py", "--device", "cuda", "--family", "pix2pix", "--size", "256x256", "--precision", "bf16",
+                "--batch", "64", "--warmup", "3", "--repeats", "10", "--skip-eager"),
+         _bench("train_step.py", "--device", "cpu", "--family", "pix2pix", "--size", "256x256", "--ngf", "8", "--batch", "1",
+                "--precision", "bf16", "--warmup", "1", "--repeats", "1", "--skip-eager")),
     Step("memory_2048", "training memory at 2048x1024 (one enhancer, ngf 32, bf16), measured and simulated", 50,
          _bench("memory.py", "--device", "cuda", "--size", "2048x1024", "--batches", "1", "2", "--precisions", "bf16",
                 "--capacities"),

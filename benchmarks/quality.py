@@ -8,7 +8,9 @@ after the same wall-clock training budget, beside the real photos and the per-cl
     python benchmarks/quality.py --table                            # reprint the table of what --out holds
 
 Steps, each skipped when its output exists under ``--out`` (default ``runs/quality/``):
-  1. ``hrgan shards`` of the facades train and test splits (``label_approx`` index maps, 12 classes);
+  1. ``hrgan shards`` of the facades train and test splits (``label_approx`` index maps, 12 classes), and for
+     image-input models (a config with ``model.label_nc: 0``: pix2pix, pix2pixHD's label_nc 0) ``image_shards/``
+     of the colour-coded ``label_rgb`` images as input images (``--input image``);
   2. the FCN-score network, ``benchmarks/fcn_segmenter.py`` (``segmenter.pt`` + ``.json``);
   3. the reference rows (``reference.json``): the segmenter on the 106 real test photos (the ceiling)
      and the class-mean baseline (each class's mean colour over the 400 training photos, painted onto
@@ -16,7 +18,9 @@ Steps, each skipped when its output exists under ``--out`` (default ``runs/quali
   4. per ``--model NAME=CONFIG[,--override=value...]``: ``hrgan fit`` for ``--minutes`` of training
      (Lightning's ``max_time``; no logger, no validation loop) into ``models/NAME/``, then
      ``hrgan evaluate`` of its ``export.pt`` on the test shards with PSNR, SSIM and the segmenter
-     (``models/NAME/eval/report.json``), summed up in ``models/NAME/result.json``;
+     (``models/NAME/eval/report.json``), summed up in ``models/NAME/result.json``; an image-input model is
+     evaluated with PSNR and SSIM by ``hrgan evaluate`` on the image shards, and its FCN-score computed here
+     (the same ``EvaluationMetrics``) from its outputs for the test colour labels against the index maps;
   5. grids of 8 fixed test maps: ``models/NAME/grid.png`` (label | generated | real) and
      ``grid.png`` (label | class mean | every model | real).
 Prints a Markdown table and writes ``results.json``. "train minutes" is the fit process's wall time
@@ -121,6 +125,32 @@ def make_shards(run: Path, data: Path) -> Path:
     return shards
 
 
+def make_image_shards(run: Path, data: Path) -> Path:
+    """``RUN/image_shards/{train,test}-*.tar``: the colour-coded label images as image inputs (label_nc 0)."""
+    shards = run / "image_shards"
+    for split in ("train", "test"):
+        if not list(shards.glob(f"{split}-*.tar")):
+            run_logged(hrgan("shards", "--layout", "folders", "--root", str(data), "--labels", "{split}_label_rgb",
+                             "--images", "{split}_img", "--input", "image", "--split", split, "--out", str(shards),
+                             "--overwrite"), run / "logs" / f"image_shards_{split}.log")
+    return shards
+
+
+def takes_images(spec: ModelSpec) -> bool:
+    """Whether the model row's config (or an override) sets ``model.label_nc: 0``."""
+    label_nc = (yaml.safe_load((REPO / spec.config).read_text()).get("model") or {}).get("label_nc")
+    for override in spec.overrides:
+        if override.startswith("--model.label_nc="):
+            label_nc = int(override.split("=", 1)[1])
+    return label_nc == 0
+
+
+def colour_labels(data: Path, split: str, keys: list[str]) -> torch.Tensor:
+    """The colour-coded label images of ``keys``, uint8 [N, 3, H, W] (an image-input model's inputs)."""
+    pictures = [np.asarray(Image.open(data / f"{split}_label_rgb" / f"{k}.jpg").convert("RGB")) for k in keys]
+    return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).contiguous()
+
+
 def make_segmenter(run: Path, data: Path, minutes: float, seed: int) -> tuple[Path, dict]:
     """The FCN-score network and its record (``benchmarks/fcn_segmenter.py``), trained once."""
     path = run / "segmenter.pt"
@@ -216,25 +246,52 @@ def per_class_iou(report: dict) -> list[float | None]:
     return iou
 
 
-def model_row(run: Path, spec: ModelSpec, shards: Path, segmenter: Path, minutes: float) -> dict:
+@torch.inference_mode()
+def image_model_fcn_score(export: Path, data: Path, segmenter: Path) -> dict:
+    """The FCN-score of an image-input model: its outputs for the test colour labels, segmented, against the
+    index maps (what ``hrgan evaluate --metrics miou`` does for a label model), with PSNR and SSIM beside."""
+    from hrgan.inference.synthesizer import Synthesizer
+
+    synthesizer = Synthesizer.load(export)
+    keys, photos, labels = load_split(data, "test")
+    inputs = colour_labels(data, "test", keys)
+    metrics = EvaluationMetrics(metrics=("psnr", "ssim", "miou"), label_nc=LABEL_NC,
+                                segmenter=load_segmenter(segmenter, torch.device("cpu")), keep=0)
+    for start in range(0, len(keys), 16):
+        part = slice(start, start + 16)
+        fake = synthesizer(from_uint8(inputs[part]))
+        metrics.update(fake, from_uint8(photos[part]), labels[part], keys[part])
+    result = metrics.compute()
+    scores = result["segmentation"]["fake"]
+    return {"psnr": result["psnr"], "ssim": result["ssim"], "miou": scores["miou"],
+            "pixel_accuracy": scores["pixel_accuracy"], "per_class_iou": scores["per_class_iou"]}
+
+
+def model_row(run: Path, spec: ModelSpec, shards: Path, segmenter: Path, minutes: float, data: Path) -> dict:
     """Fit (once), evaluate with the current segmenter (once), and the table row of one model."""
     folder = run / "models" / spec.name
+    images = takes_images(spec)
+    shards = make_image_shards(run, data) if images else shards
     record = fit(folder, spec, shards, minutes)
     cached = read_json(folder / "result.json")
     if cached and cached["segmenter_digest"] == digest(segmenter):
         return cached
     report_file = folder / "eval" / "report.json"
+    metrics = ["--metrics", "psnr,ssim"] if images else ["--metrics", "psnr,ssim,miou", "--segmenter", str(segmenter)]
     run_logged(hrgan("evaluate", "--checkpoint", str(folder / "export.pt"), "--data", str(shards), "--split", "test",
-                     "--metrics", "psnr,ssim,miou", "--segmenter", str(segmenter), "--out", str(report_file), "--overwrite"),
-               folder / "eval.log")
+                     *metrics, "--out", str(report_file), "--overwrite"), folder / "eval.log")
     report = read_json(report_file)
+    if images:
+        fcn = image_model_fcn_score(folder / "export.pt", data, segmenter)
+        report.update(miou=fcn["miou"], pixel_accuracy=fcn["pixel_accuracy"], segmentation_real=None,
+                      per_class=[{"class": c, "iou_generated": v} for c, v in enumerate(fcn["per_class_iou"])])
     note = "" if record["vgg_loss"] else " (no VGG loss)"
     row = {
         "row": f"{spec.name}: {spec.config}{note}", "psnr": report["psnr"], "ssim": report["ssim"],
         # report.json's pixel accuracy is the mean over images; all test maps are 256x256 without an
-        # ignore label, so it equals the pooled figure of the reference rows.
+        # ignore label, so it equals the pooled figure of the reference rows (and of image models' scores here).
         "fcn_miou": report["miou"], "fcn_pixel_accuracy": report["pixel_accuracy"],
-        "fcn_per_class_iou": per_class_iou(report),
+        "fcn_per_class_iou": per_class_iou(report), "inputs": "images" if images else "labels",
         "train_minutes": round(record["wall_s"] / 60, 1), "iterations": report["iteration"],
         "budget_minutes": minutes, "time_limit_reached": record["time_limit_reached"], "vgg_loss": record["vgg_loss"],
         "fcn_real_photos_by_evaluate": report["segmentation_real"], "num_samples": report["num_samples"],
@@ -265,9 +322,10 @@ def grids(run: Path, data: Path, names: list[str], means: torch.Tensor) -> Path:
     label_panels = [colorize_labels(label, palette) for label in labels]
     real_panels = [image_to_uint8(photo) for photo in photos]
     columns = {"class mean": [image_to_uint8(x) for x in class_mean_images(means, labels)]}
+    colours = from_uint8(colour_labels(data, "test", list(GRID_KEYS)))
     for name in names:
         synthesizer = Synthesizer.load(run / "models" / name / "export.pt")
-        columns[name] = [image_to_uint8(x) for x in synthesizer(labels)]
+        columns[name] = [image_to_uint8(x) for x in synthesizer(colours if synthesizer.label_nc == 0 else labels)]
         rows = [side_by_side(*panels) for panels in zip(label_panels, columns[name], real_panels, strict=True)]
         save_png(run / "models" / name / "grid.png", np.concatenate(rows))
     rows = [side_by_side(label_panels[i], *(c[i] for c in columns.values()), real_panels[i]) for i in range(len(index))]
@@ -323,7 +381,7 @@ def main() -> None:
     reference = reference_rows(run, args.data, segmenter)
     rows = list(reference["rows"].values())
     for spec in specs:
-        rows.append(model_row(run, spec, shards, segmenter, args.minutes))
+        rows.append(model_row(run, spec, shards, segmenter, args.minutes, args.data))
         print(json.dumps({k: rows[-1][k] for k in ("row", *COLUMNS)}), flush=True)
     grid = grids(run, args.data, [s.name for s in specs], torch.tensor(reference["class_means"]))
     write_json(run / "results.json", {"rows": rows, "segmenter": seg_record, "grid": str(grid)})

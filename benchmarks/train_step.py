@@ -3,6 +3,11 @@
     python benchmarks/train_step.py                                  # CPU, 512x256, batch 1, fp32, global ngf 64
     python benchmarks/train_step.py --device cuda --size 1024x512 --precision bf16 --batch 8
     python benchmarks/train_step.py --device cuda --size 2048x1024 --enhancers 1 --ngf 32 --precision bf16
+    python benchmarks/train_step.py --family pix2pix --size 256x256 --batch 1      # U-Net 256 + PatchGAN, GAN + L1
+
+With ``--family pix2pix`` the networks are pix2pix's (``UNetGenerator`` unet_256 at --ngf,
+the batch-norm PatchGAN with one scale) on image inputs, the losses vanilla GAN + L1 100
+(``configs/pix2pix_facades.yaml``); --enhancers, --num-d and the VGG loss do not apply.
 
 One step = G forward, the discriminator on real and fake (3 passes over num_D
 scales), GAN + feature-matching + VGG losses, both backward passes and both Adam
@@ -40,7 +45,7 @@ import pytorch_lightning as pl  # noqa: E402
 
 from hrgan.conditioning import build_generator_input  # noqa: E402
 from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
-from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator, set_activation_checkpointing  # noqa: E402
+from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator, UNetGenerator, set_activation_checkpointing  # noqa: E402
 from hrgan.training.host_memory import HostMemory, keep_freed_host_memory  # noqa: E402
 from hrgan.training.module import Pix2PixHDModule  # noqa: E402
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS  # noqa: E402
@@ -51,7 +56,10 @@ LABEL_NC = 35
 PEAKS = {"H200": (989.0, 67.0), "H100": (989.0, 67.0), "A100": (312.0, 19.5), "L40S": (362.0, 91.6)}
 
 
-def networks(args) -> tuple[Pix2PixHDGenerator, MultiscaleDiscriminator]:
+def networks(args) -> tuple[Pix2PixHDGenerator | UNetGenerator, MultiscaleDiscriminator]:
+    if args.family == "pix2pix":
+        return (UNetGenerator(in_channels=3, ngf=args.ngf),
+                MultiscaleDiscriminator(in_channels=6, num_D=1, norm="batch", padding=1, weight_init="pix2pix"))
     generator = Pix2PixHDGenerator(in_channels=LABEL_NC + 1, ngf=args.ngf, n_local_enhancers=args.enhancers,
                                    keep_coarse_heads=args.enhancers > 0)
     discriminator = MultiscaleDiscriminator(in_channels=LABEL_NC + 1 + 3, ndf=64, n_layers=3, num_D=args.num_d)
@@ -61,6 +69,9 @@ def networks(args) -> tuple[Pix2PixHDGenerator, MultiscaleDiscriminator]:
 def random_batch(args, device) -> dict:
     width, height = args.size
     g = torch.Generator().manual_seed(0)
+    if args.family == "pix2pix":
+        return {"input": (torch.rand(args.batch, 3, height, width, generator=g) * 2 - 1).to(device),
+                "image": (torch.rand(args.batch, 3, height, width, generator=g) * 2 - 1).to(device)}
     return {
         "label": torch.randint(0, LABEL_NC, (args.batch, height, width), generator=g).to(device),
         "inst": torch.randint(0, 30, (args.batch, height, width), generator=g, dtype=torch.int32).to(device),
@@ -111,10 +122,14 @@ class ProfileLastStep(pl.Callback):
 def time_ours(args, device: str) -> tuple[list[float], list[float]]:
     generator, discriminator = networks(args)
     steps = args.warmup + args.repeats + (1 if args.profile else 0)
-    stage = Stage(resolution=args.size, n_enhancers=args.enhancers, num_D=args.num_d, batch_size=args.batch, steps=steps)
+    pix2pix = args.family == "pix2pix"
+    stage = Stage(resolution=args.size, n_enhancers=0 if pix2pix else args.enhancers, num_D=1 if pix2pix else args.num_d,
+                  batch_size=args.batch, steps=steps)
+    family = (dict(label_nc=0, use_instance_edges=False, gan_mode="vanilla", use_feat_loss=False, use_vgg_loss=False,
+                   lambda_l1=100.0) if args.family == "pix2pix" else dict(label_nc=LABEL_NC, use_vgg_loss=args.vgg))
     module = Pix2PixHDModule(
-        generator=generator, discriminator=discriminator, label_nc=LABEL_NC, schedule=ProgressiveSchedule([stage]),
-        use_vgg_loss=args.vgg, vgg_weights="random", channels_last=args.channels_last, ema_decay=args.ema_decay,
+        generator=generator, discriminator=discriminator, schedule=ProgressiveSchedule([stage]), **family,
+        vgg_weights="random", channels_last=args.channels_last, ema_decay=args.ema_decay,
         compile=args.compile, activation_checkpointing=args.activation_checkpointing, fused_adam=args.fused_adam,
     )
     batch = random_batch(args, "cpu")
@@ -135,14 +150,19 @@ def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, *, validate: bool = Tr
     """Our step's order without Lightning: G forward and D on the real once; the G step (D frozen), then the
     D step on the detached fake (G untouched)."""
     autocast = torch.autocast(batch["image"].device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    pix2pix = args.family == "pix2pix"
     with autocast:
-        cond = build_generator_input(batch["label"], label_nc=LABEL_NC, instance=batch["inst"], validate=validate)
+        if pix2pix:
+            cond = batch["input"]
+        else:
+            cond = build_generator_input(batch["label"], label_nc=LABEL_NC, instance=batch["inst"], validate=validate)
         real = batch["image"]
-        fake = G(cond, n_active_enhancers=args.enhancers)
+        fake = G(cond) if pix2pix else G(cond, n_active_enhancers=args.enhancers)
         d_real = D(torch.cat([cond, real], 1))
         D.requires_grad_(False)
         d_fake = D(torch.cat([cond, fake], 1))
-        loss_g = gan(d_fake, target_real=True, for_discriminator=False) + 10 * feature_matching_loss(d_fake, d_real)
+        loss_g = gan(d_fake, target_real=True, for_discriminator=False)
+        loss_g = loss_g + (100 * F.l1_loss(fake, real) if pix2pix else 10 * feature_matching_loss(d_fake, d_real))
         if vgg is not None:
             loss_g = loss_g + 10 * vgg(fake, real)
     loss_g.backward()
@@ -162,7 +182,7 @@ def eager_parts(args, device: str | None) -> tuple:
     """G, D, the VGG loss (or None) and both Adams for ``eager_step``; ``device`` None leaves them where
     they were made (fake tensors). ``args.ac`` (when present) recomputes the residual blocks."""
     generator, discriminator = networks(args)
-    vgg = VGGLoss(weights="random", allow_download=False) if args.vgg else None
+    vgg = VGGLoss(weights="random", allow_download=False) if args.vgg and args.family != "pix2pix" else None
     if device is not None:
         generator, discriminator, vgg = (m.to(device) if m is not None else None for m in (generator, discriminator, vgg))
     set_activation_checkpointing(generator, getattr(args, "ac", False))
@@ -173,7 +193,8 @@ def eager_parts(args, device: str | None) -> tuple:
 
 def run_eager_step(parts: tuple, batch: dict, args, *, validate: bool = True):
     G, D, vgg, opt_g, opt_d = parts
-    return eager_step(G, D, vgg, GANLoss("lsgan"), opt_g, opt_d, batch, args, validate=validate)
+    gan = GANLoss("vanilla" if args.family == "pix2pix" else "lsgan")
+    return eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, validate=validate)
 
 
 def time_eager(args, device: str) -> tuple[list[float], list[float]]:
@@ -217,6 +238,8 @@ def summary(times: list[float], batch: int, cpu_times: list[float]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--family", choices=("pix2pixhd", "pix2pix"), default="pix2pixhd",
+                        help="pix2pixHD's networks and losses, or pix2pix's (U-Net 256 + PatchGAN, image inputs, GAN + L1)")
     parser.add_argument("--size", type=lambda t: tuple(int(v) for v in t.split("x")), default=(512, 256), help="WIDTHxHEIGHT")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--precision", choices=("32", "bf16"), default="32")
