@@ -158,6 +158,7 @@ def main() -> int:
                         help="GPU memory sizes in GB for the largest-batch search (none: skip the search)")
     parser.add_argument("--reserve-gib", type=float, default=3.0, help="left for the CUDA context, workspaces, fragmentation")
     parser.add_argument("--device", help="cuda: measure for real as well")
+    parser.set_defaults(family="pix2pixhd")  # the networks of train_step.py it measures: pix2pixHD's
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     rows, cache = [], {}
