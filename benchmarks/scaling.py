@@ -88,7 +88,7 @@ def exposed_comm(backward_layers: list[tuple[float, int]], backward_s: float, le
 def estimate(args, size, enhancers, ngf, batch) -> dict:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    config = argparse.Namespace(ngf=ngf, enhancers=enhancers, num_d=args.num_d, size=size)
+    config = argparse.Namespace(family="pix2pixhd", ngf=ngf, enhancers=enhancers, num_d=args.num_d, size=size)
     width, height = size
     with FakeTensorMode():
         generator, discriminator = networks(config)
