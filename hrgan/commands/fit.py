@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_lightning_cli(["fit", *(sys.argv[1:] if argv is None else argv)], description=__doc__)
     except TooManyBadSamples as error:
         return fail(PROG, error.line())
+    except FileNotFoundError as error:  # no shards where the config points, a weights file or checkpoint that is not there
+        return fail(PROG, str(error))
     except Exception as error:  # every problem with the schedule, networks or data, found before training
         found = settings_error_in(error)
         if found is None:

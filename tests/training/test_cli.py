@@ -180,3 +180,14 @@ def test_progress_bar_counts_the_whole_schedule_and_each_stage(tmp_path, capfd):
                      "--data.synthetic.root", str(tmp_path / "data"), "--trainer.logger", "false",
                      "--trainer.enable_progress_bar", "true", "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")]) == 0
     assert "validate: 100%" in capfd.readouterr().err
+
+
+def test_fit_without_shards_says_so_in_one_line(tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["fit", "--config", str(CONFIGS / "pix2pix_facades.yaml"), "--trainer.default_root_dir", str(tmp_path),
+                     *IMAGE_CONFIGS["pix2pix_facades.yaml"], "--trainer.logger", "false", "--data.num_workers", "0",
+                     "--data.train_urls", str(tmp_path / "none" / "train-*.tar"), "--data.val_urls", "null"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert f"hrgan fit: no shards match {tmp_path / 'none' / 'train-*.tar'}" in err
