@@ -55,9 +55,9 @@ class Pix2PixHDModule(pl.LightningModule):
     count batches, and the G steps are iterations / k.
 
     Args:
-        generator: ``Pix2PixHDGenerator`` or ``GlobalGenerator``; its in_channels are linked to
-            label_nc + instance edge + feat_num by the CLI.
-        discriminator: ``MultiscaleDiscriminator`` (in_channels = label_nc + edge + 3, linked).
+        generator: ``Pix2PixHDGenerator``, ``GlobalGenerator`` or ``UNetGenerator`` (pix2pix); its in_channels
+            are linked to label_nc (or input_nc) + instance edge + feat_num by the CLI.
+        discriminator: ``MultiscaleDiscriminator`` (in_channels = label_nc or input_nc + edge + 3, linked).
         label_nc: number of label classes (one-hot channels); 0 for image inputs (pix2pixHD's label_nc 0):
             the batches' ``input`` image is the condition.
         input_nc: channels of the input image (label_nc 0 only).
