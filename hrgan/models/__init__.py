@@ -4,6 +4,7 @@ from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminat
 from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
 from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator, run_generator
 from hrgan.models.layers import set_activation_checkpointing
+from hrgan.models.spade import SPADEGenerator, SPADEStyleEncoder
 from hrgan.models.official import build_from_pix2pixhd, convert_pix2pixhd_state_dict, detect_pix2pixhd_network
 from hrgan.models.pix2pix import convert_pix2pix_state_dict
 from hrgan.models.unet import UNetGenerator
@@ -15,6 +16,8 @@ __all__ = [
     "LocalEnhancer",
     "MultiscaleDiscriminator",
     "PatchDiscriminator",
+    "SPADEGenerator",
+    "SPADEStyleEncoder",
     "Pix2PixHDGenerator",
     "UNetGenerator",
     "VGG19Features",

@@ -8,11 +8,13 @@ from torch import nn
 from hrgan.models.layers import RecordsInitArgs, init_weights, input_pyramid_downsample, norm_layer
 
 
-def _d_layer(in_channels: int, out_channels: int, *, stride: int, norm: str, padding: int) -> nn.Sequential:
-    """Conv4 -> norm -> LeakyReLU(0.2); the conv has no bias when BatchNorm follows (as in pix2pix)."""
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, out_channels, 4, stride=stride, padding=padding, bias=norm != "batch")
-    ]
+def _d_layer(in_channels: int, out_channels: int, *, stride: int, norm: str, padding: int,
+             spectral: bool = False) -> nn.Sequential:
+    """Conv4 -> norm -> LeakyReLU(0.2); the conv has no bias when BatchNorm follows (as in pix2pix), and with
+    ``spectral`` a normed conv is spectral-normed and has no bias (SPADE's ``spectralinstance``)."""
+    spectral = spectral and norm != "none"
+    conv = nn.Conv2d(in_channels, out_channels, 4, stride=stride, padding=padding, bias=norm != "batch" and not spectral)
+    layers: list[nn.Module] = [nn.utils.spectral_norm(conv) if spectral else conv]
     norm_module = norm_layer(norm, out_channels)
     if norm_module is not None:
         layers.append(norm_module)
@@ -36,18 +38,21 @@ class PatchDiscriminator(RecordsInitArgs):
         n_layers: stride-2 layers.
         norm: "instance" (pix2pixHD), "batch" (pix2pix) or "none".
         padding: zero padding of every conv4 (pix2pixHD 2, pix2pix 1).
+        spectral: spectral norm on the normed convs, without their biases (SPADE's discriminator; its
+            ``n_layers_D`` 4 is ``n_layers`` 3 here: the same four convs before the logits).
     """
 
     def __init__(
-        self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance", padding: int = 2
+        self, *, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance", padding: int = 2,
+        spectral: bool = False,
     ) -> None:
         super().__init__()
         layers = [_d_layer(in_channels, ndf, stride=2, norm="none", padding=padding)]
         channels = ndf
         for _ in range(1, n_layers):
-            layers.append(_d_layer(channels, min(channels * 2, 512), stride=2, norm=norm, padding=padding))
+            layers.append(_d_layer(channels, min(channels * 2, 512), stride=2, norm=norm, padding=padding, spectral=spectral))
             channels = min(channels * 2, 512)
-        layers.append(_d_layer(channels, min(channels * 2, 512), stride=1, norm=norm, padding=padding))
+        layers.append(_d_layer(channels, min(channels * 2, 512), stride=1, norm=norm, padding=padding, spectral=spectral))
         channels = min(channels * 2, 512)
         layers.append(nn.Sequential(nn.Conv2d(channels, 1, 4, stride=1, padding=padding)))
         self.layers = nn.ModuleList(layers)
@@ -79,9 +84,11 @@ class MultiscaleDiscriminator(RecordsInitArgs):
         padding: conv padding (pix2pixHD 2, pix2pix 1).
         weight_init: "pix2pixhd" (conv biases keep PyTorch's default) or "pix2pix" (conv biases 0);
             both draw conv weights from N(0, 0.02) and BatchNorm weights from N(1, 0.02).
+        spectral: spectral norm on the normed convs, without biases (see ``PatchDiscriminator``).
 
     ``MultiscaleDiscriminator(in_channels=6, num_D=1, norm="batch", padding=1, weight_init="pix2pix")``
-    is pix2pix's discriminator ('basic', 2,768,705 parameters).
+    is pix2pix's discriminator ('basic', 2,768,705 parameters); ``MultiscaleDiscriminator(in_channels=39,
+    num_D=2, spectral=True)`` SPADE's (num_D 2, n_layers_D 4, spectralinstance: 5,601,410).
     """
 
     def __init__(
@@ -94,11 +101,13 @@ class MultiscaleDiscriminator(RecordsInitArgs):
         norm: str = "instance",
         padding: int = 2,
         weight_init: str = "pix2pixhd",
+        spectral: bool = False,
     ) -> None:
         super().__init__()
         self.n_layers = n_layers
         self.discriminators = nn.ModuleList(
-            PatchDiscriminator(in_channels=in_channels, ndf=ndf, n_layers=n_layers, norm=norm, padding=padding)
+            PatchDiscriminator(in_channels=in_channels, ndf=ndf, n_layers=n_layers, norm=norm, padding=padding,
+                               spectral=spectral)
             for _ in range(num_D)
         )
         self.downsample = input_pyramid_downsample()

@@ -1,0 +1,192 @@
+"""SPADE (Park et al., CVPR 2019): the spatially-adaptive generator and the VAE style encoder.
+
+State-dict keys are NVlabs/SPADE's own (``fc``, ``head_0``, ``G_middle_0``, ``up_0`` ... ``conv_img``;
+``conv_0`` / ``conv_1`` / ``conv_s`` and ``norm_0`` / ``norm_1`` / ``norm_s`` in a block; ``param_free_norm``,
+``mlp_shared.0``, ``mlp_gamma``, ``mlp_beta`` in a SPADE layer), and spectral norm is torch's
+``nn.utils.spectral_norm`` (``weight_orig``, ``weight_u``, ``weight_v``), so official weights load as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from hrgan.models.layers import RecordsInitArgs
+
+UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
+
+
+def _leaky(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+class SPADE(nn.Module):
+    """Parameter-free batch norm, then per-pixel scale and shift predicted from the label map resized to x.
+
+    The batch norm becomes SyncBatchNorm under DDP (``trainer.sync_batchnorm``), as SPADE's synchronized one.
+    """
+
+    def __init__(self, *, channels: int, label_channels: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.param_free_norm = nn.BatchNorm2d(channels, affine=False)
+        self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU())
+        self.mlp_gamma = nn.Conv2d(hidden, channels, 3, padding=1)
+        self.mlp_beta = nn.Conv2d(hidden, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        normalized = self.param_free_norm(x)
+        features = self.mlp_shared(F.interpolate(segmap, size=x.shape[2:], mode="nearest"))
+        return normalized * (1 + self.mlp_gamma(features)) + self.mlp_beta(features)
+
+
+class SPADEResnetBlock(nn.Module):
+    """Two SPADE-normalised, spectral-normed 3x3 convs with a (learned, when the width changes) shortcut."""
+
+    def __init__(self, *, in_channels: int, out_channels: int, label_channels: int) -> None:
+        super().__init__()
+        self.learned_shortcut = in_channels != out_channels
+        middle = min(in_channels, out_channels)
+        self.conv_0 = spectral_norm(nn.Conv2d(in_channels, middle, 3, padding=1))
+        self.conv_1 = spectral_norm(nn.Conv2d(middle, out_channels, 3, padding=1))
+        self.norm_0 = SPADE(channels=in_channels, label_channels=label_channels)
+        self.norm_1 = SPADE(channels=middle, label_channels=label_channels)
+        if self.learned_shortcut:
+            self.conv_s = spectral_norm(nn.Conv2d(in_channels, out_channels, 1, bias=False))
+            self.norm_s = SPADE(channels=in_channels, label_channels=label_channels)
+
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        shortcut = self.conv_s(self.norm_s(x, segmap)) if self.learned_shortcut else x
+        dx = self.conv_0(_leaky(self.norm_0(x, segmap)))
+        dx = self.conv_1(_leaky(self.norm_1(dx, segmap)))
+        return shortcut + dx
+
+
+def init_spade_weights(module: nn.Module, gain: float = 0.02) -> None:
+    """SPADE's ``init_weights('xavier', 0.02)``: conv and linear weights xavier-normal, biases 0 (the
+    spectral-normed weight's ``weight_orig`` included)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_normal_(getattr(m, "weight_orig", m.weight), gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class SPADEGenerator(RecordsInitArgs):
+    """SPADE's generator: a downsampled label map (or, with the VAE, z through a linear layer) upsampled
+    through SPADE residual blocks, each modulated by the label map.
+
+    Cityscapes settings (in_channels 36, ngf 64) have 93,048,003 parameters, ADE20K's (151) 96,492,483,
+    with the VAE (z_dim 256, latent 16x8) 126,400,707.
+
+    Args:
+        in_channels: the label map's channels (one-hot + instance edges).
+        out_channels: image channels.
+        ngf: width; the first blocks have 16 * ngf channels.
+        num_upsampling_layers: ``normal`` (5 upsamplings), ``more`` (6) or ``most`` (7, with a fifth up block).
+        z_dim: the VAE's latent size (0: no VAE; the input is the downsampled label map).
+        latent_size: (W, H) of the first feature map with the VAE: the output size / 2**upsamplings
+            (SPADE's crop_size / 2**n and its aspect ratio; 16x8 for 512x256).
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int = 3,
+        ngf: int = 64,
+        num_upsampling_layers: str = "normal",
+        z_dim: int = 0,
+        latent_size: tuple[int, int] = (16, 8),
+    ) -> None:
+        super().__init__()
+        if num_upsampling_layers not in UPSAMPLING_LAYERS:
+            raise ValueError(f"num_upsampling_layers must be one of {sorted(UPSAMPLING_LAYERS)}, got {num_upsampling_layers!r}")
+        self.num_upsampling_layers, self.z_dim = num_upsampling_layers, z_dim
+        self.latent_size = tuple(latent_size)
+        nf = ngf
+        if z_dim:
+            self.fc = nn.Linear(z_dim, 16 * nf * self.latent_size[0] * self.latent_size[1])
+        else:
+            self.fc = nn.Conv2d(in_channels, 16 * nf, 3, padding=1)
+
+        def block(fin: int, fout: int) -> SPADEResnetBlock:
+            return SPADEResnetBlock(in_channels=fin, out_channels=fout, label_channels=in_channels)
+
+        self.head_0 = block(16 * nf, 16 * nf)
+        self.G_middle_0 = block(16 * nf, 16 * nf)
+        self.G_middle_1 = block(16 * nf, 16 * nf)
+        self.up_0 = block(16 * nf, 8 * nf)
+        self.up_1 = block(8 * nf, 4 * nf)
+        self.up_2 = block(4 * nf, 2 * nf)
+        self.up_3 = block(2 * nf, nf)
+        final = nf
+        if num_upsampling_layers == "most":
+            self.up_4 = block(nf, nf // 2)
+            final = nf // 2
+        self.conv_img = nn.Conv2d(final, out_channels, 3, padding=1)
+        init_spade_weights(self)
+
+    min_size_multiples = 1  # no reflection padding at the bottom: one multiple is enough
+
+    def size_multiple(self, n_active_enhancers: int | None = None) -> int:
+        """Input heights and widths must be multiples of this (2 ** upsamplings)."""
+        if n_active_enhancers:
+            raise ValueError(f"a SPADEGenerator has no local enhancers, got n_active_enhancers={n_active_enhancers}")
+        return 2 ** UPSAMPLING_LAYERS[self.num_upsampling_layers]
+
+    def forward(self, segmap: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, in, H, W] label map (H, W multiples of ``size_multiple()``) -> image [B, out, H, W] in [-1, 1].
+
+        With the VAE, ``z`` [B, z_dim] is the style (encoded from a photo, or None: drawn from N(0, 1)),
+        and H, W must be ``latent_size`` * 2**upsamplings.
+        """
+        n = UPSAMPLING_LAYERS[self.num_upsampling_layers]
+        height, width = segmap.shape[2] // 2**n, segmap.shape[3] // 2**n
+        if self.z_dim:
+            if z is None:
+                z = torch.randn(segmap.shape[0], self.z_dim, device=segmap.device, dtype=segmap.dtype)
+            x = self.fc(z).view(segmap.shape[0], -1, self.latent_size[1], self.latent_size[0])
+        else:
+            x = self.fc(F.interpolate(segmap, size=(height, width)))
+        x = self.head_0(x, segmap)
+        x = F.interpolate(x, scale_factor=2)
+        x = self.G_middle_0(x, segmap)
+        if n >= 6:
+            x = F.interpolate(x, scale_factor=2)
+        x = self.G_middle_1(x, segmap)
+        for up in (self.up_0, self.up_1, self.up_2, self.up_3):
+            x = up(F.interpolate(x, scale_factor=2), segmap)
+        if n == 7:
+            x = self.up_4(F.interpolate(x, scale_factor=2), segmap)
+        return torch.tanh(self.conv_img(_leaky(x)))
+
+
+class SPADEStyleEncoder(RecordsInitArgs):
+    """SPADE's VAE encoder (ConvEncoder): a photo, resized to 256x256, to the mean and log-variance of z.
+
+    Six spectral-normed, instance-normed 3x3 stride-2 convs (256 -> 4) and two linear layers: 10,463,424
+    parameters at ngf 64, z_dim 256 (SPADE's for crops of 256 and more).
+    """
+
+    def __init__(self, *, ngf: int = 64, z_dim: int = 256) -> None:
+        super().__init__()
+        widths = [3, ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8, ngf * 8]
+        for i, (fin, fout) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+            conv = spectral_norm(nn.Conv2d(fin, fout, 3, stride=2, padding=1, bias=False))
+            setattr(self, f"layer{i}", nn.Sequential(conv, nn.InstanceNorm2d(fout, affine=False)))
+        self.num_layers = len(widths) - 1
+        self.fc_mu = nn.Linear(ngf * 8 * 4 * 4, z_dim)
+        self.fc_var = nn.Linear(ngf * 8 * 4 * 4, z_dim)
+        init_spade_weights(self)
+
+    def forward(self, photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, 3, H, W] in [-1, 1] -> (mu, logvar), each [B, z_dim]."""
+        x = photo
+        if x.shape[2:] != (256, 256):
+            x = F.interpolate(x, size=(256, 256), mode="bilinear")
+        for i in range(1, self.num_layers + 1):
+            x = getattr(self, f"layer{i}")(x if i == 1 else _leaky(x))
+        x = _leaky(x).flatten(1)
+        return self.fc_mu(x), self.fc_var(x)
