@@ -7,7 +7,7 @@ import contextlib
 import torch
 from torch import nn
 
-from hrgan.models import GlobalGenerator, LocalEnhancer, PatchDiscriminator, UNetGenerator, VGG19Features
+from hrgan.models import GlobalGenerator, LocalEnhancer, PatchDiscriminator, SPADEGenerator, UNetGenerator, VGG19Features
 
 
 def compile_units(*networks: nn.Module | None) -> list[nn.Module]:
@@ -23,7 +23,7 @@ def compile_units(*networks: nn.Module | None) -> list[nn.Module]:
         for module in network.modules():
             if isinstance(module, (GlobalGenerator, LocalEnhancer)):
                 units += [child for child in module.children() if isinstance(child, nn.Sequential)]
-            elif isinstance(module, (PatchDiscriminator, UNetGenerator, VGG19Features)):
+            elif isinstance(module, (PatchDiscriminator, SPADEGenerator, UNetGenerator, VGG19Features)):
                 units.append(module)
     return units
 

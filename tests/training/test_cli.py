@@ -91,6 +91,33 @@ def test_image_input_configs_train_and_infer_turns_photos_into_photos(config, ti
     assert result["num_samples"] == 4 and np.isfinite(result["psnr"]) and 0 < result["ssim"] <= 1
 
 
+SPADE_TINY = ["--model.generator.init_args.ngf", "4", "--model.discriminator.init_args.ndf", "4",
+              "--model.discriminator.init_args.n_layers", "2"]
+
+
+@pytest.mark.parametrize("config, label_nc", [("spade_cityscapes.yaml", 35), ("spade_ade20k.yaml", 151), ("spade_tiny.yaml", 12)])
+def test_spade_configs_train_export_and_infer(config, label_nc, tiny_shards, tmp_path, capsys):
+    shards = tmp_path / "shards"  # the synthetic scenes, recorded with the config's label_nc
+    for split in ("train", "val"):
+        assert not write_split("pix2pixhd", tiny_shards.parent, split, shards, convention=LabelConvention(label_nc), progress=False).bad
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", "--config", str(CONFIGS / config), "--trainer.default_root_dir", str(run), *SPADE_TINY,
+                     "--trainer.enable_progress_bar", "false", "--trainer.precision", "32", "--trainer.logger", "false",
+                     "--data.num_workers", "0", "--trainer.val_check_interval", "2", "--model.vgg_weights", "random",
+                     "--model.schedule.stages", stages([[64, 32], 0, 2, 1, 3]), "--data.resolution", "null",
+                     "--data.train_urls", str(shards / "train-*.tar"), "--data.val_urls", str(shards / "val-*.tar")]) == 0
+    export = read_export(run / "export.pt")
+    assert export["generator"]["class_path"] == "hrgan.models.spade.SPADEGenerator" and export["label_nc"] == label_nc
+    out = tmp_path / "out"
+    maps = ["--labels", str(tiny_shards.parent / "val_label"), "--workers", "0"]
+    if export["use_instance_edges"]:
+        maps += ["--instances", str(tiny_shards.parent / "val_inst")]
+    assert main(["infer", "--checkpoint", str(run / "export.pt"), "--out", str(out), *maps]) == 0
+    assert "written 4, skipped 0, failed 0" in capsys.readouterr().out
+
+
 def demo_run(tmp_path, schedule, *extra):
     fit("demo.yaml", tmp_path, "--model.schedule.stages", schedule, "--data.synthetic.root", str(tmp_path / "data"), "--data.synthetic.train", "6", "--data.synthetic.val", "4",
         "--data.synthetic.size", "[128, 64]", *extra)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from hrgan.models import Pix2PixHDGenerator, UNetGenerator, set_activation_checkpointing
+from hrgan.models import Pix2PixHDGenerator, SPADEGenerator, UNetGenerator, set_activation_checkpointing
 from hrgan.training.speed import compile_units
 from tests.training.helpers import tiny_data, tiny_module, tiny_trainer, two_stages
 
@@ -50,9 +50,9 @@ def test_compile_units_cover_generator_discriminator_and_vgg():
     assert all(id(p) in covered for p in module.generator.parameters())
 
 
-def test_a_unet_generator_is_one_compile_unit():
-    generator = UNetGenerator(in_channels=5, num_downs=5, ngf=4)
-    assert compile_units(generator) == [generator]
+def test_a_unet_or_spade_generator_is_one_compile_unit():
+    for generator in (UNetGenerator(in_channels=5, num_downs=5, ngf=4), SPADEGenerator(in_channels=5, ngf=4)):
+        assert compile_units(generator) == [generator]
 
 
 def compiled_frames() -> int:
