@@ -8,6 +8,8 @@
 With ``--family pix2pix`` the networks are pix2pix's (``UNetGenerator`` unet_256 at --ngf,
 the batch-norm PatchGAN with one scale) on image inputs, the losses vanilla GAN + L1 100
 (``configs/pix2pix_facades.yaml``); --enhancers, --num-d and the VGG loss do not apply.
+With ``--family spade`` they are SPADE's (``SPADEGenerator`` at --ngf, the spectral-norm discriminator
+over --num-d scales) with hinge GAN + feature matching + VGG (``configs/spade_cityscapes.yaml``).
 
 One step = G forward, the discriminator on real and fake (3 passes over num_D
 scales), GAN + feature-matching + VGG losses, both backward passes and both Adam
@@ -45,7 +47,8 @@ import pytorch_lightning as pl  # noqa: E402
 
 from hrgan.conditioning import build_generator_input  # noqa: E402
 from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
-from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator, UNetGenerator, set_activation_checkpointing  # noqa: E402
+from hrgan.models import (MultiscaleDiscriminator, Pix2PixHDGenerator, SPADEGenerator, UNetGenerator,  # noqa: E402
+                          set_activation_checkpointing)
 from hrgan.training.host_memory import HostMemory, keep_freed_host_memory  # noqa: E402
 from hrgan.training.module import Pix2PixHDModule  # noqa: E402
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS  # noqa: E402
@@ -56,7 +59,10 @@ LABEL_NC = 35
 PEAKS = {"H200": (989.0, 67.0), "H100": (989.0, 67.0), "A100": (312.0, 19.5), "L40S": (362.0, 91.6)}
 
 
-def networks(args) -> tuple[Pix2PixHDGenerator | UNetGenerator, MultiscaleDiscriminator]:
+def networks(args) -> tuple[Pix2PixHDGenerator | UNetGenerator | SPADEGenerator, MultiscaleDiscriminator]:
+    if args.family == "spade":
+        return (SPADEGenerator(in_channels=LABEL_NC + 1, ngf=args.ngf),
+                MultiscaleDiscriminator(in_channels=LABEL_NC + 1 + 3, num_D=args.num_d, spectral=True))
     if args.family == "pix2pix":
         return (UNetGenerator(in_channels=3, ngf=args.ngf),
                 MultiscaleDiscriminator(in_channels=6, num_D=1, norm="batch", padding=1, weight_init="pix2pix"))
@@ -123,10 +129,12 @@ def time_ours(args, device: str) -> tuple[list[float], list[float]]:
     generator, discriminator = networks(args)
     steps = args.warmup + args.repeats + (1 if args.profile else 0)
     pix2pix = args.family == "pix2pix"
-    stage = Stage(resolution=args.size, n_enhancers=0 if pix2pix else args.enhancers, num_D=1 if pix2pix else args.num_d,
+    stage = Stage(resolution=args.size, n_enhancers=args.enhancers if args.family == "pix2pixhd" else 0, num_D=1 if pix2pix else args.num_d,
                   batch_size=args.batch, steps=steps)
     family = (dict(label_nc=0, use_instance_edges=False, gan_mode="vanilla", use_feat_loss=False, use_vgg_loss=False,
                    lambda_l1=100.0) if args.family == "pix2pix" else dict(label_nc=LABEL_NC, use_vgg_loss=args.vgg))
+    if args.family == "spade":
+        family["gan_mode"] = "hinge"
     module = Pix2PixHDModule(
         generator=generator, discriminator=discriminator, schedule=ProgressiveSchedule([stage]), **family,
         vgg_weights="random", channels_last=args.channels_last, ema_decay=args.ema_decay,
@@ -157,7 +165,7 @@ def eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, *, validate: bool = Tr
         else:
             cond = build_generator_input(batch["label"], label_nc=LABEL_NC, instance=batch["inst"], validate=validate)
         real = batch["image"]
-        fake = G(cond) if pix2pix else G(cond, n_active_enhancers=args.enhancers)
+        fake = G(cond) if args.family != "pix2pixhd" else G(cond, n_active_enhancers=args.enhancers)
         d_real = D(torch.cat([cond, real], 1))
         D.requires_grad_(False)
         d_fake = D(torch.cat([cond, fake], 1))
@@ -193,7 +201,7 @@ def eager_parts(args, device: str | None) -> tuple:
 
 def run_eager_step(parts: tuple, batch: dict, args, *, validate: bool = True):
     G, D, vgg, opt_g, opt_d = parts
-    gan = GANLoss("vanilla" if args.family == "pix2pix" else "lsgan")
+    gan = GANLoss({"pix2pix": "vanilla", "spade": "hinge"}.get(args.family, "lsgan"))
     return eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, validate=validate)
 
 
@@ -238,8 +246,9 @@ def summary(times: list[float], batch: int, cpu_times: list[float]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--family", choices=("pix2pixhd", "pix2pix"), default="pix2pixhd",
-                        help="pix2pixHD's networks and losses, or pix2pix's (U-Net 256 + PatchGAN, image inputs, GAN + L1)")
+    parser.add_argument("--family", choices=("pix2pixhd", "pix2pix", "spade"), default="pix2pixhd",
+                        help="pix2pixHD's networks and losses, pix2pix's (U-Net 256 + PatchGAN, image inputs, GAN + L1) "
+                             "or SPADE's (hinge + feature matching + VGG)")
     parser.add_argument("--size", type=lambda t: tuple(int(v) for v in t.split("x")), default=(512, 256), help="WIDTHxHEIGHT")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--precision", choices=("32", "bf16"), default="32")

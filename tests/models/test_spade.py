@@ -87,3 +87,13 @@ def test_the_vae_generator_is_deterministic_for_a_given_z_and_varies_with_it():
         assert mu.shape == logvar.shape == (2, 8)
         z = torch.randn(2, 8)
         assert torch.equal(g(segmap, z), g(segmap, z)) and not torch.equal(g(segmap, z), g(segmap, z + 1))
+
+
+def test_the_generator_traces_for_torchscript_in_eval_mode():
+    torch.manual_seed(0)
+    g = SPADEGenerator(in_channels=5, ngf=4).eval()
+    segmap = torch.rand(1, 5, 64, 64)
+    with torch.no_grad():
+        traced = torch.jit.trace(g, segmap)
+        other = torch.rand(2, 5, 32, 96)  # another batch and size: no shape was baked in
+        torch.testing.assert_close(traced(other), g(other))
