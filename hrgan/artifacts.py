@@ -5,6 +5,7 @@ An export is a plain dict of strings, numbers, lists and tensors, so it loads wi
 
     format, version      ``FORMAT`` and ``VERSION``
     generator, encoder   network specs ``{class_path, init_args, state_dict}`` (encoder None without features)
+    style_encoder        a VAE generator's style encoder (SPADE's), else None; absent before SPADE
     ema                  whether the generator weights are the EMA ones
     label_nc, input_nc, ignore_index, use_instance_edges, feat_num
                          how the generator's input is built (``hrgan.conditioning``; label_nc 0: an input
@@ -12,8 +13,9 @@ An export is a plain dict of strings, numbers, lists and tensors, so it loads wi
     n_active_enhancers   the enhancers the exported stage runs (0 for single-scale generators)
     resolution           [width, height] the exported stage trained at, or None; informational only:
                          inference takes any size
-    classes              ``{names, colors, label_offset, ignore_index}``: the last two are the class table's
-                         mask-file convention (``hrgan.data.labels``), which inference applies to label files
+    classes              ``{names, colors, label_offset, ignore_index, unlabeled_as}``: the class table's
+                         mask-file convention (``hrgan.data.labels``), which inference applies to label files;
+                         ``unlabeled_as`` (absent before SPADE: None) is the class unlabeled pixels are read as
     iteration            training iterations done (None when imported)
     styles               instance styles from ``hrgan encode-features``, or None
     imported_from        the official weights file it was imported from, or None
@@ -91,6 +93,7 @@ def make_export(
     generator: nn.Module,
     encoder: nn.Module | None,
     label_nc: int,
+    style_encoder: nn.Module | None = None,
     ignore_index: int | None,
     use_instance_edges: bool,
     feat_num: int,
@@ -110,6 +113,7 @@ def make_export(
     Args:
         generator: the generator network.
         encoder: the instance-feature encoder, or None.
+        style_encoder: a VAE generator's style encoder, or None.
         generator_state_dict: weights to export instead of ``generator``'s own (its EMA copy's).
         weights: False leaves the state dicts out (for ``checkpoint_entry``).
         The others: the export's keys of the same names.
@@ -117,6 +121,7 @@ def make_export(
     return {
         "generator": network_spec(generator, generator_state_dict, weights=weights),
         "encoder": network_spec(encoder, weights=weights) if encoder is not None else None,
+        "style_encoder": network_spec(style_encoder, weights=weights) if style_encoder is not None else None,
         "ema": ema,
         "label_nc": label_nc,
         "input_nc": input_nc,
@@ -126,7 +131,8 @@ def make_export(
         "n_active_enhancers": n_active_enhancers,
         "resolution": list(resolution) if resolution is not None else None,
         "classes": {"names": list(classes.names), "colors": [list(c) for c in classes.colors],
-                    "label_offset": classes.label_offset, "ignore_index": classes.ignore_index},
+                    "label_offset": classes.label_offset, "ignore_index": classes.ignore_index,
+                    "unlabeled_as": classes.unlabeled_as},
         "iteration": iteration,
         "styles": styles,
         "imported_from": imported_from,
@@ -138,7 +144,7 @@ def checkpoint_entry(export: dict, *, state_dict_prefixes: Mapping[str, Sequence
 
     Args:
         export: from ``make_export(..., weights=False)``.
-        state_dict_prefixes: for each network of the export (``generator``, ``encoder``), the
+        state_dict_prefixes: for each network of the export (``generator``, ``encoder``, ``style_encoder``), the
             prefixes of its copies in the LightningModule's state dict, the exported copy first.
     """
     for name, spec in _networks(export).items():

@@ -18,6 +18,7 @@ from hrgan.pretrained import load_vgg19_features
 
 GAN_MODES = ("lsgan", "vanilla", "hinge", "wgan-gp")
 SMOOTHABLE_GAN_MODES = ("lsgan", "vanilla")  # the modes that take a soft real target (real_label < 1)
+SCALE_REDUCTIONS = ("sum", "mean")  # over discriminator scales: pix2pixHD sums, SPADE averages
 VGG_LAYER_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
 
 # ImageNet statistics for inputs mapped to [0, 1], used when VGGLoss(normalize_input=True).
@@ -27,9 +28,11 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
 
 
-def _check_gan_options(mode: str, real_label: float) -> None:
+def _check_gan_options(mode: str, real_label: float, scale_reduction: str = "sum") -> None:
     if mode not in GAN_MODES:
         raise ValueError(f"unknown GAN loss mode {mode!r}; choose one of {GAN_MODES}")
+    if scale_reduction not in SCALE_REDUCTIONS:
+        raise ValueError(f"scale_reduction must be one of {SCALE_REDUCTIONS}, got {scale_reduction!r}")
     if not 0.0 < real_label <= 1.0:
         raise ValueError(f"real_label must be in (0, 1], got {real_label}")
     if real_label != 1.0 and mode not in SMOOTHABLE_GAN_MODES:
@@ -65,8 +68,9 @@ def gan_loss(
     mode: str = "lsgan",
     for_discriminator: bool = True,
     real_label: float = 1.0,
+    scale_reduction: str = "sum",
 ) -> torch.Tensor:
-    """Adversarial loss summed over discriminator scales (as pix2pixHD does).
+    """Adversarial loss over discriminator scales: summed (pix2pixHD) or averaged (SPADE).
 
     Args:
         outputs: per-scale lists of D outputs; only each scale's last entry (the logits) is used.
@@ -78,23 +82,25 @@ def gan_loss(
         real_label: the discriminator's real target for ``lsgan`` and ``vanilla``
             (one-sided label smoothing, e.g. 0.9); the fake target (0) and the
             generator's target (1) do not change. Must be 1 for the other modes.
+        scale_reduction: ``sum`` (pix2pixHD) or ``mean`` (SPADE) over the scales.
     """
-    _check_gan_options(mode, real_label)
-    return sum(
+    _check_gan_options(mode, real_label, scale_reduction)
+    total = sum(
         _gan_term(
             scale[-1], target_real=target_real, mode=mode, for_discriminator=for_discriminator, real_label=real_label
         )
         for scale in outputs
     )
+    return total / len(outputs) if scale_reduction == "mean" else total
 
 
 class GANLoss(nn.Module):
     """``gan_loss`` with its mode and real label fixed at construction."""
 
-    def __init__(self, mode: str = "lsgan", *, real_label: float = 1.0) -> None:
+    def __init__(self, mode: str = "lsgan", *, real_label: float = 1.0, scale_reduction: str = "sum") -> None:
         super().__init__()
-        _check_gan_options(mode, real_label)
-        self.mode = mode
+        _check_gan_options(mode, real_label, scale_reduction)
+        self.mode, self.scale_reduction = mode, scale_reduction
         self.real_label = float(real_label)
 
     def forward(
@@ -106,6 +112,7 @@ class GANLoss(nn.Module):
             mode=self.mode,
             for_discriminator=for_discriminator,
             real_label=self.real_label,
+            scale_reduction=self.scale_reduction,
         )
 
 
@@ -156,6 +163,11 @@ def gradient_penalty(
     (gradient,) = torch.autograd.grad(score, mixed, create_graph=True)  # [B, C, H, W]
     norm = gradient.flatten(1).norm(2, dim=1)  # [B]
     return lambda_gp * (norm - 1).pow(2).mean()
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) summed over the batch and the latent dimensions (SPADE's KLDLoss)."""
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
 
 
 def feature_matching_loss(fake_outputs: DiscriminatorOutputs, real_outputs: DiscriminatorOutputs) -> torch.Tensor:

@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss, gan_loss, gradient_penalty
+from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss, gan_loss, gradient_penalty, kl_divergence
 from hrgan.models.discriminator import MultiscaleDiscriminator
 from hrgan.pretrained import RandomWeightsWarning
 
@@ -38,6 +38,24 @@ def test_hinge_for_d_and_g():
     assert gan_loss(out, target_real=True, mode="hinge", for_discriminator=False).item() == pytest.approx(-0.5)
     with pytest.raises(ValueError, match="real"):
         gan_loss(out, target_real=False, mode="hinge", for_discriminator=False)
+
+
+def test_spade_averages_the_adversarial_term_over_scales():
+    out = d_outputs([2.0, 0.5], [-1.0, -3.0])
+    # hinge for G: -mean per scale: -1.25 and 2; summed 0.75, averaged 0.375
+    assert gan_loss(out, target_real=True, mode="hinge", for_discriminator=False).item() == pytest.approx(0.75)
+    spade = GANLoss("hinge", scale_reduction="mean")
+    assert spade(out, target_real=True, for_discriminator=False).item() == pytest.approx(0.375)
+    with pytest.raises(ValueError, match="scale_reduction"):
+        GANLoss("hinge", scale_reduction="max")
+
+
+def test_kl_divergence_sums_over_batch_and_dimensions():
+    assert kl_divergence(torch.zeros(2, 3), torch.zeros(2, 3)).item() == 0.0  # N(0, 1) itself
+    mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(2.0)]])
+    # 0.5 * (mu^2 + var - 1 - log var) per dimension: 0.5 and 0.5 * (1 - log 2)
+    assert kl_divergence(mu, logvar).item() == pytest.approx(0.5 + 0.5 * (1 - math.log(2.0)))
+    assert kl_divergence(mu.repeat(3, 1), logvar.repeat(3, 1)).item() == pytest.approx(3 * (1 - 0.5 * math.log(2.0)))
 
 
 def test_gan_loss_module_checks_mode():

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("hrgan.commands.evaluate", "FID, PSNR/SSIM and segmentation mIoU of a model on held-out data, with a report"),
     "encode-features": ("hrgan.commands.encode_features", "cluster instance features per class into an export's styles"),
     "import-pix2pixhd": ("hrgan.commands.import_pix2pixhd", "turn NVIDIA pix2pixHD generator weights into an hrgan export"),
+    "import-spade": ("hrgan.commands.import_spade", "turn NVlabs/SPADE (GauGAN) checkpoints into an hrgan export"),
     "export": ("hrgan.commands.export", "the generator as TorchScript or ONNX"),
     "env": ("hrgan.commands.env", "show versions, devices, and whether pretrained weights are found locally"),
     "selftest": ("hrgan.commands.selftest", "train a tiny model through the real pipeline (checks an install or a GPU node)"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 USAGE_ERROR = 2
 DATA_ERROR = 1
@@ -159,3 +160,19 @@ def fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
     return value
+
+
+def save_import(prog: str, out: Path, build) -> tuple[dict | None, int]:
+    """Build an official checkpoint's export with ``build()`` and save it to ``out``: (the export, 0), or (None,
+    the exit code) after a one-line error (the usage code when an option disagrees with the weights)."""
+    from hrgan.artifacts import save_export
+    from hrgan.inference.official_import import OptionMismatch
+
+    try:
+        export = build()
+    except OptionMismatch as error:
+        return None, fail(prog, str(error), USAGE_ERROR)
+    except (ValueError, FileNotFoundError) as error:
+        return None, fail(prog, str(error))
+    save_export(out, export)
+    return export, 0

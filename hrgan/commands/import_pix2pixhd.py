@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import USAGE_ERROR, boolean, command_parser, fail, non_negative_int, positive_int
+from hrgan.commands.common import boolean, command_parser, non_negative_int, positive_int, save_import
 
 PROG = "hrgan import-pix2pixhd"
 
@@ -44,18 +44,13 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hrgan.artifacts import save_export
-    from hrgan.inference.official_import import OptionMismatch, build_export
+    from hrgan.inference.official_import import build_export
 
-    try:
-        export = build_export(args.generator, label_nc=args.label_nc, input_nc=args.input_nc, use_instance_edges=args.instance_edges,
-                              encoder_path=args.encoder, netG=args.netG, ngf=args.ngf, ignore_index=args.ignore_index,
-                              classes=args.classes)
-    except OptionMismatch as error:
-        return fail(PROG, str(error), USAGE_ERROR)
-    except (ValueError, FileNotFoundError) as error:
-        return fail(PROG, str(error))
-    save_export(args.out, export)
+    export, code = save_import(PROG, args.out, lambda: build_export(
+        args.generator, label_nc=args.label_nc, input_nc=args.input_nc, use_instance_edges=args.instance_edges,
+        encoder_path=args.encoder, netG=args.netG, ngf=args.ngf, ignore_index=args.ignore_index, classes=args.classes))
+    if export is None:
+        return code
     g = export["generator"]["init_args"]
     print(f"{args.out}: {export['generator']['class_path'].rsplit('.', 1)[-1]} {g}, label_nc {args.label_nc}, "
           f"instance edges {'on' if args.instance_edges else 'off'}, features {export['feat_num']}")

@@ -23,12 +23,22 @@ tar truncated mid-member (named; the samples before the cut are used) and an
 image over the pixel limit (HRGAN_MAX_PIXELS, default 2**26), refused from its
 header before it is decoded.
 
+Styles: a model with instance features (pix2pixHD's feat_num) takes --style
+random (a random cluster per instance), cluster:K or from-image:PATH (the
+photo's encoder features). A SPADE model with the VAE takes --style random (z
+drawn from N(0, 1)) or from-image PATH (the photo's z, the encoder's posterior
+mean). Random styles are drawn per map from --seed and the map's name, so a map
+gets the same photo whatever the batch, device or other inputs. Models without
+either are deterministic and ignore --style.
+
 examples:
   hrgan infer --checkpoint runs/demo/export.pt --labels data/test_label --instances data/test_inst --out out/
   hrgan infer --checkpoint last.ckpt --labels 'maps/**/*_labelIds.png' --instances 'maps/**/*_instanceIds.png' --out out/
   hrgan infer --checkpoint export.pt --labels 'shards/val-{000000..000003}.tar' --out out/ --device cuda --precision bf16
   hrgan infer --checkpoint export.pt --labels facade.png --palette palette.json --instance-edges false --out out/
   hrgan infer --checkpoint export.pt --labels l/ --instances i/ --out out/ --style cluster:3   (models with styles)
+  hrgan infer --checkpoint runs/spade/export.pt --labels l/ --instances i/ --out out/ --style random --seed 7   (SPADE + VAE)
+  hrgan infer --checkpoint runs/spade/export.pt --labels l/ --instances i/ --out out/ --style from-image photo.jpg
   hrgan infer --checkpoint runs/pix2pix_facades/export.pt --inputs facades/test_label_rgb --out out/   (image inputs)
 """
 
@@ -43,6 +53,17 @@ from hrgan.commands.common import (USAGE_ERROR, add_device, argument_type, boole
 from hrgan.inference.options import PRECISION_NAMES, TRAINED, InferOptions, Style, parse_scale
 
 PROG = "hrgan infer"
+
+
+class StyleAction(argparse.Action):
+    """``--style random``, ``--style cluster:K``, ``--style from-image PATH`` or ``--style from-image:PATH``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        text = ":".join(values) if len(values) == 2 and values[0] == "from-image" else " ".join(values)
+        try:
+            setattr(namespace, self.dest, Style.parse(text))
+        except ValueError as error:
+            parser.error(f"argument --style: {error}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=positive_int, default=4, help="maps per forward pass (same-size neighbours are batched; default: %(default)s)")
     add_device(parser)
     parser.add_argument("--precision", choices=PRECISION_NAMES, default="32", help="32, bf16 or 16 (autocast; default: %(default)s)")
-    parser.add_argument("--style", type=argument_type(Style.parse), help="instance features: random, cluster:K or from-image:PATH (models with an encoder)")
+    parser.add_argument("--style", nargs="+", action=StyleAction, metavar="STYLE",
+                        help="random, cluster:K (instance features) or from-image PATH (also from-image:PATH); see Styles above")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for --style random (each map is reproducible alone; default: %(default)s)")
     parser.add_argument("--side-by-side", action="store_true", help="also write STEM_side.png: colourised label | photo")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -98,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if model_problem:
         return fail(PROG, model_problem)
     print(describe_scale(options.scale, synth.resolution))
-    if args.style is not None and not synth.feat_num:
-        warn(PROG, "this model has no instance-feature encoder; --style is ignored")
+    if args.style is not None and not synth.feat_num and not synth.z_dim:
+        warn(PROG, "this model takes no style (no instance features, no VAE); --style is ignored")
     try:
         summary = run_inference(synth, args.labels, options, on_warning=lambda line: warn(PROG, line))
     except FileNotFoundError as error:

@@ -29,6 +29,7 @@ class ClassInfo:
     random_appearance: list[int] = field(default_factory=list)  # classes whose colour varies per instance
     ignore_index: int | None = None  # in the mask files, before the offset
     label_offset: int = 0
+    unlabeled_as: int | None = None  # the class unlabeled file pixels are read as (SPADE's don't-care label), else unlabeled
 
     @property
     def label_nc(self) -> int:

@@ -37,7 +37,7 @@ class Style:
             return cls("cluster", cluster=int(value))
         if kind == "from-image" and value:
             return cls("image", image=Path(value))
-        raise ValueError(f"style must be random, cluster:K or from-image:PATH, got {text!r}")
+        raise ValueError(f"style must be random, cluster:K or from-image PATH, got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class InferOptions:
         label_offset, ignore_index: how label files number the classes (``hrgan shards``' options of the same
             names: file value of class 0, and of unlabeled pixels); None: the export's class table's.
         batch_size: maps per forward pass (same-size neighbours are batched).
-        style: instance features of models with an encoder (default: random clusters).
+        style: instance features of models with an encoder (default: random clusters), or a VAE model's z
+            (default: random).
         seed: seed of random styles; each map is reproducible alone.
         side_by_side: also write colourised label | photo.
         overwrite: replace existing outputs.

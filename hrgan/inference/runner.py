@@ -56,6 +56,7 @@ class Runner:
         self.palette = np.array(synth.palette, dtype=np.uint8)
         self.pending: list[Loaded] = []
         self.reference: dict[tuple[int, int], torch.Tensor] = {}  # --style from-image: encoder features per size
+        self.reference_z: torch.Tensor | None = None  # --style from-image with a VAE model: the photo's z
 
     def outputs(self, key: str) -> tuple[Path, Path]:
         """OUT/KEY.png and OUT/KEY_side.png; ``BadSampleError`` for a key that would leave OUT."""
@@ -82,7 +83,8 @@ class Runner:
             size = native if isinstance(self.options.scale, tuple) else run_size(native, self.synth.resolution, self.options.scale)
             label = resize_photos(label, size) if label.is_floating_point() else resize_ids(label, size)
             instance = None if instance is None else resize_ids(instance, size)
-            photos = resize_photos(self.synth(label, instance, self.features(batch, label, instance)), native)
+            photos = resize_photos(self.synth(label, instance, self.features(batch, label, instance), self.latent(batch)),
+                                   native)
         except (RuntimeError, ValueError) as error:  # e.g. out of memory: these inputs fail, the rest go on
             self.summary.failed += [Failed(b.key, b.source, f"generation failed: {error}") for b in batch]
             return
@@ -112,12 +114,28 @@ class Runner:
             maps.append(synth.styles.feature_map(lab, reg, cluster=style.cluster, rng=rng))
         return torch.stack(maps)
 
+    def latent(self, batch: list[Loaded]) -> torch.Tensor | None:
+        """A VAE model's styles [B, z_dim]: the reference photo's z, or z ~ N(0, 1) seeded by (seed, key)."""
+        if not self.synth.z_dim:
+            return None
+        if self.style.mode == "image":
+            if self.reference_z is None:
+                width, height = self.synth.resolution or (256, 256)  # as in training; the encoder resizes to 256x256
+                self.reference_z = self.synth.encode_style(self.reference_photo(height, width))
+            return self.reference_z.expand(len(batch), -1)
+        draws = [np.random.default_rng([self.options.seed, zlib.crc32(item.key.encode())]).standard_normal(self.synth.z_dim)
+                 for item in batch]
+        return torch.from_numpy(np.stack(draws).astype(np.float32))
+
+    def reference_photo(self, height: int, width: int) -> torch.Tensor:
+        """The --style from-image photo at this size, [1, 3, H, W] in [-1, 1]."""
+        photo = Image.open(self.style.image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+        return from_uint8(torch.from_numpy(np.array(photo)).permute(2, 0, 1)).unsqueeze(0)
+
     def reference_features(self, height: int, width: int) -> torch.Tensor:
         """The reference photo's encoder features at this size, [1, F, H, W]; encoded once per size."""
         if (height, width) not in self.reference:
-            photo = Image.open(self.style.image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
-            pixels = from_uint8(torch.from_numpy(np.array(photo)).permute(2, 0, 1))
-            self.reference[(height, width)] = self.synth.encoder_features(pixels.unsqueeze(0))
+            self.reference[(height, width)] = self.synth.encoder_features(self.reference_photo(height, width))
         return self.reference[(height, width)]
 
     def write(self, item: Loaded, photo: np.ndarray) -> None:
@@ -144,6 +162,15 @@ def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: In
         return ("this model was trained with instance maps: pass --instances PATH, or --instance-edges false to run "
                 "with an all-zero edge channel"), None
     style = options.style or Style("random")
+    if synth.z_dim:
+        if style.mode == "cluster":
+            return (f"--style cluster:{style.cluster} picks instance-feature clusters; this VAE model takes --style random "
+                    "(with --seed) or --style from-image PATH"), None
+        if style.mode == "image" and not style.image.is_file():
+            return None, f"--style from-image: {style.image} does not exist"
+        if style.mode == "image" and synth.style_encoder is None:
+            return None, ("--style from-image needs the model's style encoder, which its export lacks "
+                          "(hrgan import-spade --encoder latest_net_E.pth adds it)")
     if synth.feat_num:
         if style.mode == "image" and not style.image.is_file():
             return None, f"--style from-image: {style.image} does not exist"

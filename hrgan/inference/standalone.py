@@ -5,7 +5,8 @@ or an image-input model's input image in [-1, 1], then the instance-edge channel
 then instance features: C = label_nc (or input_nc) + edges + feat_num) and returns the image [B, 3, H, W] in [-1, 1]. H and W must be
 multiples of the size multiple stored with the file (TorchScript:
 the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
-batch, height and width.
+batch, height and width. A VAE generator (SPADE's, z_dim > 0) takes a second
+input, the style z [B, z_dim] (N(0, 1) samples, or hrgan's style encoder's).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class FixedGenerator(nn.Module):
         super().__init__()
         self.generator, self.n_active_enhancers = generator, n_active_enhancers
 
-    def forward(self, condition: torch.Tensor) -> torch.Tensor:
-        return run_generator(self.generator, condition, n_active_enhancers=self.n_active_enhancers)
+    def forward(self, condition: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        return run_generator(self.generator, condition, n_active_enhancers=self.n_active_enhancers, z=z)
 
 
 def describe(synth: Synthesizer) -> dict:
@@ -41,6 +42,7 @@ def describe(synth: Synthesizer) -> dict:
         "label_nc": synth.label_nc, "input_nc": synth.input_nc if synth.label_nc == 0 else None, "use_instance_edges": synth.use_instance_edges, "feat_num": synth.feat_num,
         "ignore_index": synth.ignore_index, "size_multiple": synth.size_multiple,
         "in_channels": synth.generator.init_args["in_channels"], "classes": synth.export["classes"]["names"],
+        "z_dim": synth.z_dim,
     }
 
 
@@ -49,7 +51,10 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
     network = FixedGenerator(synth.generator, synth.n_active_enhancers).eval()
     meta = describe(synth)
     m = synth.size_multiple
-    example = torch.zeros(1, meta["in_channels"], 2 * m, 2 * m, device=synth.device)
+    example = (torch.zeros(1, meta["in_channels"], 2 * m, 2 * m, device=synth.device),)
+    if synth.z_dim:
+        example += (torch.zeros(1, synth.z_dim, device=synth.device),)
+    names = ["condition", "z"][: len(example)]
     buffer = io.BytesIO()
     with torch.no_grad():
         if fmt == "torchscript":
@@ -60,8 +65,9 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
             import onnx  # needs the onnx package (pip install onnx)
 
             axes = {0: "batch", 2: "height", 3: "width"}
-            torch.onnx.export(network, (example,), buffer, input_names=["condition"], output_names=["image"],
-                              dynamic_axes={"condition": axes, "image": axes}, opset_version=17, dynamo=False)
+            dynamic = {"condition": axes, "image": axes} | ({"z": {0: "batch"}} if synth.z_dim else {})
+            torch.onnx.export(network, example, buffer, input_names=names, output_names=["image"],
+                              dynamic_axes=dynamic, opset_version=17, dynamo=False)
             model = onnx.load_from_string(buffer.getvalue())
             for key, value in meta.items():
                 model.metadata_props.add(key=key, value=json.dumps(value))

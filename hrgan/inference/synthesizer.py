@@ -33,21 +33,27 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, *, minimum: int = 2) -> torc
 
 def label_file_convention(export: dict, label_offset: int | None = None, ignore_index: int | None = None) -> LabelConvention:
     """How label files number an export's classes: the arguments (``hrgan shards``' options), else its class
-    table's convention, else the model's own ids. Unlabeled pixels become the model's ignore value."""
+    table's convention, else the model's own ids. Unlabeled pixels become the model's ignore value, or the
+    class the table reads them as (``unlabeled_as``: SPADE's don't-care label)."""
     classes = export["classes"]
     table_offset = classes.get("label_offset") or 0
     offset = table_offset if label_offset is None else label_offset
+    unlabeled_as = classes.get("unlabeled_as")
     if ignore_index is not None:
         ignore = ignore_index
-    elif offset == table_offset and table_offset:
+    elif offset == table_offset and (table_offset or unlabeled_as is not None):
         ignore = classes.get("ignore_index")  # the table's offset comes with its unlabeled value
     else:
         ignore = None if offset else export.get("ignore_index")
-    return LabelConvention(export["label_nc"], ignore, offset, store_ignore_as=export.get("ignore_index"))
+    store = unlabeled_as if unlabeled_as is not None else export.get("ignore_index")
+    return LabelConvention(export["label_nc"], ignore, offset, store_ignore_as=store)
 
 
 class Synthesizer:
-    """The generator (and encoder) of an inference export on one device.
+    """The generator (and encoders) of an inference export on one device.
+
+    A VAE generator (SPADE's, ``z_dim`` > 0) takes a style z [B, z_dim]: drawn from N(0, 1), or
+    ``encode_style`` of a photo when the export has the style encoder.
 
     Args:
         export: from ``hrgan.artifacts.read_export`` (or ``make_export``).
@@ -64,6 +70,9 @@ class Synthesizer:
         self.generator = build_network(export["generator"]).to(self.device).requires_grad_(False)
         encoder = export.get("encoder")
         self.encoder = build_network(encoder).to(self.device).requires_grad_(False) if encoder else None
+        style_encoder = export.get("style_encoder")
+        self.style_encoder = build_network(style_encoder).to(self.device).requires_grad_(False) if style_encoder else None
+        self.z_dim: int = getattr(self.generator, "z_dim", 0)
         self.label_nc: int = export["label_nc"]
         self.input_nc: int = export.get("input_nc", 3)
         self.ignore_index: int | None = export.get("ignore_index")
@@ -118,8 +127,20 @@ class Synthesizer:
         return instance_average_pool(self.encoder_features(photo), instance.to(self.device).long())
 
     @torch.inference_mode()
+    def encode_style(self, photo: torch.Tensor) -> torch.Tensor:
+        """A VAE model's style z [B, z_dim] of photos [B, 3, H, W] in [-1, 1]: the posterior mean (SPADE's test
+        script samples around it; the mean makes a photo's style one z)."""
+        if self.style_encoder is None:
+            raise ValueError("this model's export has no style encoder" + (
+                " (hrgan import-spade --encoder latest_net_E.pth adds it)" if self.z_dim else ": it has no VAE (z_dim 0)"))
+        with self._autocast():
+            mu, _ = self.style_encoder(photo.to(self.device))
+        return mu.float()
+
+    @torch.inference_mode()
     def __call__(
-        self, label: torch.Tensor, instance: torch.Tensor | None = None, features: torch.Tensor | None = None
+        self, label: torch.Tensor, instance: torch.Tensor | None = None, features: torch.Tensor | None = None,
+        z: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Photos [B, 3, H, W] (float32 in [-1, 1]) for label maps [B, H, W] (or input images) of any size.
 
@@ -129,6 +150,7 @@ class Synthesizer:
             instance: instance ids; for a model trained with instance edges, None gives an
                 all-zero edge channel (``--instance-edges false``).
             features: [B, feat_num, H, W] instance features, required when the model has an encoder.
+            z: a VAE model's styles [B, z_dim]; None draws them from N(0, 1) with torch's generator.
         """
         label = label.to(self.device)
         if self.feat_num and features is None:
@@ -146,5 +168,6 @@ class Synthesizer:
         h, w = x.shape[-2:]
         x = pad_to_multiple(x, self.size_multiple, minimum=getattr(self.generator, "min_size_multiples", 2))
         with self._autocast():
-            out = run_generator(self.generator, x, n_active_enhancers=self.n_active_enhancers)
+            out = run_generator(self.generator, x, n_active_enhancers=self.n_active_enhancers,
+                                z=None if z is None else z.to(self.device))
         return out[..., :h, :w].float()

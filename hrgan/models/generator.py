@@ -229,9 +229,12 @@ class Pix2PixHDGenerator(RecordsInitArgs):
 
 
 def run_generator(generator: nn.Module, x: torch.Tensor, *, n_active_enhancers: int | None = None,
-                  fade_alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
+                  fade_alpha: float | torch.Tensor = 1.0, z: torch.Tensor | None = None) -> torch.Tensor:
     """Call any of our generators on its input: the one place that knows which forward takes which arguments
-    (a generator family whose forward takes only the input needs no entry here)."""
+    (a generator family whose forward takes only the input needs no entry here). ``z``: a VAE generator's
+    style (``getattr(generator, "z_dim", 0)`` > 0; None draws one)."""
     if isinstance(generator, Pix2PixHDGenerator):
         return generator(x, n_active_enhancers=n_active_enhancers, fade_alpha=fade_alpha)
+    if getattr(generator, "z_dim", 0):
+        return generator(x, z=z)
     return generator(x)

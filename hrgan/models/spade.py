@@ -139,8 +139,9 @@ class SPADEGenerator(RecordsInitArgs):
     def forward(self, segmap: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """[B, in, H, W] label map (H, W multiples of ``size_multiple()``) -> image [B, out, H, W] in [-1, 1].
 
-        With the VAE, ``z`` [B, z_dim] is the style (encoded from a photo, or None: drawn from N(0, 1)),
-        and H, W must be ``latent_size`` * 2**upsamplings.
+        With the VAE, ``z`` [B, z_dim] is the style (encoded from a photo, or None: drawn from N(0, 1)).
+        Its linear layer makes a ``latent_size`` map, the map of the training size; at other sizes that map
+        is resized (bilinear) to H, W / 2**upsamplings, which SPADE itself does not do.
         """
         n = UPSAMPLING_LAYERS[self.num_upsampling_layers]
         height, width = segmap.shape[2] // 2**n, segmap.shape[3] // 2**n
@@ -148,6 +149,8 @@ class SPADEGenerator(RecordsInitArgs):
             if z is None:
                 z = torch.randn(segmap.shape[0], self.z_dim, device=segmap.device, dtype=segmap.dtype)
             x = self.fc(z).view(segmap.shape[0], -1, self.latent_size[1], self.latent_size[0])
+            if (height, width) != (self.latent_size[1], self.latent_size[0]):
+                x = F.interpolate(x, size=(height, width), mode="bilinear")
         else:
             x = self.fc(F.interpolate(segmap, size=(height, width)))
         x = self.head_0(x, segmap)

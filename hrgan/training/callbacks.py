@@ -163,7 +163,7 @@ class SampleGrids(Callback):
         cond = pl_module.condition(batch)
         generator = pl_module.generator_ema or pl_module.generator
         with evaluating(pl_module):
-            fake = pl_module.generate(generator, cond, pl_module.instance_features(batch), growth)
+            fake = pl_module.generate(generator, cond, batch, growth)
         palette = np.array(pl_module.classes.colors, dtype=np.uint8)
         self.columns = ["labels" if "label" in batch else "input", *(["instance edges"] if "inst" in batch else []),
                         "generated (EMA)" if pl_module.generator_ema is not None else "generated", "real"]
@@ -240,7 +240,7 @@ class FidelityReport(Callback):
         generator = pl_module.generator_ema or pl_module.generator
 
         def generate(batch):
-            return pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
+            return pl_module.generate(generator, pl_module.condition(batch), batch, growth)
 
         val = datamodule.fixed_batches(None, device=pl_module.device)
         return fidelity_report(val, generate, means, pl_module.classes.random_appearance)
@@ -355,7 +355,7 @@ class Evaluation(Callback):
         for batch in datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
                                               batch_size=self.batch_size, per_rank=True):
             with evaluating(pl_module):
-                fake = pl_module.generate(generator, pl_module.condition(batch), pl_module.instance_features(batch), growth)
+                fake = pl_module.generate(generator, pl_module.condition(batch), batch, growth)
             metrics.update(fake, batch["image"], batch.get("label", batch.get("input")), list(batch["key"]))
         result = metrics.compute()
         self.last = result

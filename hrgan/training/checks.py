@@ -34,7 +34,8 @@ def settings_error_in(error: BaseException) -> SettingsError | None:
 
 def network_problems(schedule, *, generator: nn.Module, discriminator: nn.Module) -> list[str]:
     """Stages the networks cannot run: more enhancers or discriminator scales than they have, a resolution
-    that is not a multiple of the generator's ``size_multiple`` for the stage, a missing output layer.
+    that is not a multiple of the generator's ``size_multiple`` for the stage, a VAE generator's latent
+    size that is not the stage's, a missing output layer.
 
     Args:
         schedule: the run's ``ProgressiveSchedule``.
@@ -61,6 +62,10 @@ def network_problems(schedule, *, generator: nn.Module, discriminator: nn.Module
             if width % multiple or height % multiple:
                 found.append(f"{name}: resolution {width}x{height} is not a multiple of {multiple}, which the generator "
                              f"needs with {k} local enhancer(s) active")
+            elif getattr(generator, "z_dim", 0) and tuple(generator.latent_size) != (width // multiple, height // multiple):
+                found.append(f"{name}: resolution {width}x{height} needs the VAE generator's latent_size "
+                             f"[{width // multiple}, {height // multiple}] (resolution / {multiple}), got "
+                             f"{list(generator.latent_size)}")
         if isinstance(generator, Pix2PixHDGenerator) and k >= 0:
             levels = [k, k - 1] if stage.fade_in_steps else [k]
             for level in levels:

@@ -18,9 +18,9 @@ from hrgan.artifacts import checkpoint_entry, make_export
 from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
 from hrgan.evaluation.psnr import psnr
-from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss, gradient_penalty
-from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, run_generator,
-                          set_activation_checkpointing)
+from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss, gradient_penalty, kl_divergence
+from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, SPADEStyleEncoder,
+                          run_generator, set_activation_checkpointing)
 from hrgan.pretrained import find_cached_vgg19, hub_checkpoint_path
 from hrgan.training.checks import SettingsError, label_problems, network_problems, size_problems
 from hrgan.training.ema import ema_decay_at, update_ema
@@ -54,8 +54,12 @@ class Pix2PixHDModule(pl.LightningModule):
     update D alone. An iteration is still one batch (one D step), so the schedule, checkpoints and resume
     count batches, and the G steps are iterations / k.
 
+    With a VAE generator (``SPADEGenerator`` with ``z_dim`` > 0) the module adds SPADE's style encoder (at the
+    generator's ngf): each batch's photos are encoded, z is sampled from the posterior, the G step adds the KL
+    term, and the encoder trains with G. Validation and sample grids use the posterior mean.
+
     Args:
-        generator: ``Pix2PixHDGenerator``, ``GlobalGenerator`` or ``UNetGenerator`` (pix2pix); its in_channels
+        generator: ``Pix2PixHDGenerator``, ``GlobalGenerator``, ``UNetGenerator`` (pix2pix) or ``SPADEGenerator``; its in_channels
             are linked to label_nc (or input_nc) + instance edge + feat_num by the CLI.
         discriminator: ``MultiscaleDiscriminator`` (in_channels = label_nc or input_nc + edge + 3, linked).
         label_nc: number of label classes (one-hot channels); 0 for image inputs (pix2pixHD's label_nc 0):
@@ -68,6 +72,8 @@ class Pix2PixHDModule(pl.LightningModule):
         classes: class names/colours: a classes.json path or a built-in table (``cityscapes``).
         schedule: progressive stages (see ``hrgan.training.schedule``).
         gan_mode: ``lsgan`` (pix2pixHD), ``vanilla`` (pix2pix), ``hinge`` or ``wgan-gp``.
+        gan_scale_reduction: the adversarial terms over D scales: ``sum`` (pix2pixHD; D's loss is then halved)
+            or ``mean`` (SPADE; D's loss is real + fake).
         real_label: D's target for real images with ``lsgan`` and ``vanilla`` (one-sided label smoothing, e.g. 0.9).
         lambda_gp: the gradient penalty's weight (``wgan-gp`` only).
         critic_steps: D steps per G step (``wgan-gp``'s n_critic, e.g. 5; 1 otherwise).
@@ -78,6 +84,7 @@ class Pix2PixHDModule(pl.LightningModule):
         vgg_weights: VGG19 weights: a path, ``auto`` (torch hub cache) or ``random`` (tests).
         vgg_if_available: with ``use_vgg_loss``, silently train without it when ``auto`` finds no
             local weights (the demo); otherwise a missing file is an error.
+        lambda_kld: weight of the VAE's KL term (SPADE's 0.05; VAE generators only).
         lambda_l1: weight of an L1 term against the real photo (pix2pix-style; 0 in pix2pixHD).
         lr_G: generator (and encoder) learning rate.
         lr_D: discriminator learning rate (TTUR when different).
@@ -116,6 +123,7 @@ class Pix2PixHDModule(pl.LightningModule):
         classes: str | None = None,
         schedule: ProgressiveSchedule | None = None,
         gan_mode: str = "lsgan",
+        gan_scale_reduction: str = "sum",
         real_label: float = 1.0,
         lambda_gp: float = 10.0,
         critic_steps: int = 1,
@@ -125,6 +133,7 @@ class Pix2PixHDModule(pl.LightningModule):
         lambda_vgg: float = 10.0,
         vgg_weights: str = "auto",
         vgg_if_available: bool = False,
+        lambda_kld: float = 0.05,
         lambda_l1: float = 0.0,
         lr_G: float = 2e-4,
         lr_D: float = 2e-4,
@@ -160,6 +169,9 @@ class Pix2PixHDModule(pl.LightningModule):
         if label_nc < 0 or (label_nc == 0 and input_nc not in (1, 3)):
             problems.append(f"label_nc must be >= 0 (0: image inputs, greyscale or RGB: input_nc 1 or 3), got label_nc "
                             f"{label_nc}, input_nc {input_nc}")
+        self.z_dim = getattr(generator, "z_dim", 0)
+        if self.z_dim and feat_num > 0:
+            problems.append("a VAE generator (z_dim > 0) takes its style from z: set feat_num: 0")
         if label_nc == 0 and feat_num > 0:
             problems.append("instance features (feat_num > 0) need label maps: their styles are clustered per class; "
                             "with image inputs set feat_num: 0")
@@ -173,9 +185,11 @@ class Pix2PixHDModule(pl.LightningModule):
         if problems:
             raise SettingsError(problems)
         self.encoder = InstanceFeatureEncoder(feat_num=feat_num, nef=nef) if feat_num > 0 else None
+        self.style_encoder = (SPADEStyleEncoder(ngf=generator.init_args["ngf"], z_dim=self.z_dim) if self.z_dim
+                              else None)
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
         try:
-            self.gan = GANLoss(gan_mode, real_label=real_label)
+            self.gan = GANLoss(gan_mode, real_label=real_label, scale_reduction=gan_scale_reduction)
         except ValueError as error:
             raise SettingsError([str(error)]) from None
         if gan_mode == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
@@ -193,12 +207,14 @@ class Pix2PixHDModule(pl.LightningModule):
     def _channel_problems(self) -> list[str]:
         expected = input_channels(self.label_nc, input_nc=self.input_nc, use_instance_edges=self.use_instance_edges,
                                   feat_num=self.feat_num)
-        first = next(m for m in self.generator.modules() if isinstance(m, nn.Conv2d))
+        takes = getattr(self.generator, "init_args", {}).get("in_channels")
+        if takes is None:  # a network that does not record its arguments: its first convolution's
+            takes = next(m for m in self.generator.modules() if isinstance(m, nn.Conv2d)).in_channels
         found = []
-        if first.in_channels != expected:
+        if takes != expected:
             source = f"label_nc={self.label_nc}" if self.label_nc else f"image inputs of input_nc={self.input_nc}"
             found.append(
-                f"the generator takes {first.in_channels} input channels, but {source}, "
+                f"the generator takes {takes} input channels, but {source}, "
                 f"use_instance_edges={self.use_instance_edges} and feat_num={self.feat_num} make {expected}"
             )
         d_first = self.discriminator.discriminators[0].layers[0][0]
@@ -229,10 +245,24 @@ class Pix2PixHDModule(pl.LightningModule):
                                      ignore_index=self.ignore_index)
         return cond.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else cond
 
-    def generate(self, generator: nn.Module, cond: torch.Tensor, features: torch.Tensor | None, growth: GrowthState) -> torch.Tensor:
+    def generate(self, generator: nn.Module, cond: torch.Tensor, batch: dict, growth: GrowthState,
+                 z: torch.Tensor | None = None) -> torch.Tensor:
+        """The fake for a batch: its conditioning (+ instance features) and, with a VAE, ``z`` (by default the
+        posterior mean of the batch's photos)."""
+        features = self.instance_features(batch)
         x = cond if features is None else torch.cat([cond, features], 1)
+        if self.style_encoder is not None and z is None:
+            z = self.style_code(batch["image"], sample=False)[0]
         with eager_mode(self.hparams.compile and not torch.is_grad_enabled()):
-            return run_generator(generator, x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha)
+            return run_generator(generator, x, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha, z=z)
+
+    def style_code(self, photo: torch.Tensor, *, sample: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The VAE's z for photos: a posterior sample with its weighted KL term, or (``sample`` False) the mean."""
+        mu, logvar = self.style_encoder(photo)
+        if not sample:
+            return mu, None
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # the reparameterisation trick
+        return z, self.hparams.lambda_kld * kl_divergence(mu.float(), logvar.float())
 
     def instance_features(self, batch: dict) -> torch.Tensor | None:
         if self.encoder is None:
@@ -271,10 +301,11 @@ class Pix2PixHDModule(pl.LightningModule):
         cond = self.condition(batch)
         train_g = self.generator_steps_now()
         with contextlib.nullcontext() if train_g else torch.no_grad():
-            fake = self.generate(self.generator, cond, self.instance_features(batch), growth)
+            z, kld = self.style_code(real, sample=True) if self.style_encoder is not None else (None, None)
+            fake = self.generate(self.generator, cond, batch, growth, z=z)
         d_real = self.discriminator(torch.cat([cond, real], 1), num_scales=growth.num_D)
 
-        losses_g = self._generator_step(opt_g, growth, cond, fake, real, d_real) if train_g else {}
+        losses_g = self._generator_step(opt_g, growth, cond, fake, real, d_real, kld) if train_g else {}
         d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1), num_scales=growth.num_D)
         losses_d = {"real": self.gan(d_real, target_real=True), "fake": self.gan(d_fake, target_real=False)}
         wgan = self.hparams.gan_mode == "wgan-gp"
@@ -283,9 +314,11 @@ class Pix2PixHDModule(pl.LightningModule):
             losses_d["gp"] = gradient_penalty(critic, torch.cat([cond, real], 1), torch.cat([cond, fake.detach()], 1),
                                               lambda_gp=self.hparams.lambda_gp)
         self._check_finite(losses_d, "discriminator")
-        with frozen(self.generator, *([self.encoder] if self.encoder else [])):
-            # pix2pixHD halves D's loss; WGAN-GP's critic loss is the plain difference plus the penalty
-            loss_d = sum(losses_d.values()) if wgan else 0.5 * (losses_d["real"] + losses_d["fake"])
+        with frozen(self.generator, *(m for m in (self.encoder, self.style_encoder) if m is not None)):
+            # pix2pixHD halves D's loss (summed over scales), SPADE does not (averaged); WGAN-GP's critic loss
+            # is the plain difference plus the penalty
+            halved = self.hparams.gan_scale_reduction == "sum" and not wgan
+            loss_d = (0.5 if halved else 1.0) * sum(losses_d.values())
             self.manual_backward(loss_d)
             opt_d.step()
             opt_d.zero_grad(set_to_none=True)
@@ -303,8 +336,8 @@ class Pix2PixHDModule(pl.LightningModule):
         self.progress.finish_iteration()
 
     def _generator_step(self, opt_g, growth: GrowthState, cond: torch.Tensor, fake: torch.Tensor, real: torch.Tensor,
-                        d_real) -> dict[str, torch.Tensor]:
-        """One G update against the frozen D; returns the weighted losses."""
+                        d_real, kld: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One G update against the frozen D (``kld``: the VAE's weighted KL term); returns the weighted losses."""
         with frozen(self.discriminator, *self._frozen_generator_parts(growth)):
             d_fake = self.discriminator(torch.cat([cond, fake], 1), num_scales=growth.num_D)
             losses_g = {"gan": self.gan(d_fake, target_real=True, for_discriminator=False)}
@@ -314,6 +347,8 @@ class Pix2PixHDModule(pl.LightningModule):
                 losses_g["vgg"] = self.hparams.lambda_vgg * self.vgg(fake, real)
             if self.hparams.lambda_l1 > 0:
                 losses_g["l1"] = self.hparams.lambda_l1 * F.l1_loss(fake, real)
+            if kld is not None:
+                losses_g["kld"] = kld
             self._check_finite(losses_g, "generator")
             self.manual_backward(sum(losses_g.values()))
             opt_g.step()
@@ -323,7 +358,7 @@ class Pix2PixHDModule(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         growth = self.current_growth()
         cond = self.condition(batch)
-        fake = self.generate(self.generator_ema or self.generator, cond, self.instance_features(batch), growth)
+        fake = self.generate(self.generator_ema or self.generator, cond, batch, growth)
         real = batch["image"]
         size = real.shape[0]
         self.log("val/l1", F.l1_loss(fake, real), batch_size=size, sync_dist=True)
@@ -334,7 +369,7 @@ class Pix2PixHDModule(pl.LightningModule):
         betas = (self.hparams.beta1, self.hparams.beta2)
         fused = self.hparams.fused_adam and torch.cuda.is_available()
         kernels = {"fused": True} if fused else {}  # on the CPU foreach was slower than the loop (BENCHMARKS.md)
-        g_params = list(self.generator.parameters()) + (list(self.encoder.parameters()) if self.encoder else [])
+        g_params = [p for m in (self.generator, self.encoder, self.style_encoder) if m is not None for p in m.parameters()]
         opt_g = torch.optim.Adam(g_params, lr=self.hparams.lr_G, betas=betas, **kernels)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams.lr_D, betas=betas, **kernels)
         return [opt_g, opt_d]
@@ -391,6 +426,7 @@ class Pix2PixHDModule(pl.LightningModule):
             generator=self.generator,
             generator_state_dict=(self.generator_ema or self.generator).state_dict(),
             encoder=self.encoder,
+            style_encoder=self.style_encoder,
             ema=self.generator_ema is not None,
             label_nc=self.label_nc,
             input_nc=self.input_nc,
@@ -410,6 +446,8 @@ class Pix2PixHDModule(pl.LightningModule):
         prefixes = {"generator": ["generator_ema.", "generator."] if self.generator_ema is not None else ["generator."]}
         if self.encoder is not None:
             prefixes["encoder"] = ["encoder."]
+        if self.style_encoder is not None:
+            prefixes["style_encoder"] = ["style_encoder."]
         return prefixes
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -87,6 +87,8 @@ def test_the_vae_generator_is_deterministic_for_a_given_z_and_varies_with_it():
         assert mu.shape == logvar.shape == (2, 8)
         z = torch.randn(2, 8)
         assert torch.equal(g(segmap, z), g(segmap, z)) and not torch.equal(g(segmap, z), g(segmap, z + 1))
+        # at another size than the latent map's the map is resized: the photo has the label map's size
+        assert g(torch.zeros(2, 5, 64, 96), z).shape == (2, 3, 64, 96)
 
 
 def test_the_generator_traces_for_torchscript_in_eval_mode():

@@ -98,7 +98,7 @@ def test_compiled_training_matches_eager_and_recompiles_only_at_stage_transition
     before = compiled_frames()
     batch = next(tiny_data(tiny_shards).fixed_batches(3, device="cpu", split="train", batch_size=3))
     with torch.no_grad():  # sample grids and validation: another batch size, run eagerly
-        compiled.generate(compiled.generator, compiled.condition(batch), None, compiled.current_growth())
+        compiled.generate(compiled.generator, compiled.condition(batch), batch, compiled.current_growth())
     assert compiled_frames() == before
 
 
