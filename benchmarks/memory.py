@@ -3,6 +3,7 @@
     python benchmarks/memory.py                                   # 2048x1024, 1 enhancer, fp32 and bf16, AC off and on
     python benchmarks/memory.py --size 1024x512 --enhancers 0 --ngf 64
     python benchmarks/memory.py --device cuda --batches 1 2 4     # measured on the GPU, for calibration
+    python benchmarks/memory.py --family spade --size 1024x512 --ngf 64 --num-d 2   # SPADE's networks
 
 Without --device the step runs on fake tensors (torch's FakeTensorMode): every
 operator runs for its shapes only, so a 2048x1024 step of a 190M-parameter model
@@ -158,7 +159,8 @@ def main() -> int:
                         help="GPU memory sizes in GB for the largest-batch search (none: skip the search)")
     parser.add_argument("--reserve-gib", type=float, default=3.0, help="left for the CUDA context, workspaces, fragmentation")
     parser.add_argument("--device", help="cuda: measure for real as well")
-    parser.set_defaults(family="pix2pixhd")  # the networks of train_step.py it measures: pix2pixHD's
+    parser.add_argument("--family", choices=("pix2pixhd", "spade"), default="pix2pixhd",
+                        help="train_step.py's networks: pix2pixHD's (--enhancers) or SPADE's (at --ngf, --num-d scales)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     rows, cache = [], {}
@@ -188,7 +190,7 @@ def main() -> int:
             if args.capacities:
                 fits = {f"{c:g}GB": largest_batch(args, c * 1e9 / GIB, peak_at) for c in args.capacities}
                 rows.append({"precision": precision, "activation_checkpointing": ac, "largest_batch": fits})
-    config = {k: v for k, v in vars(args).items() if k in ("size", "ngf", "enhancers", "num_d", "vgg", "reserve_gib")}
+    config = {k: v for k, v in vars(args).items() if k in ("family", "size", "ngf", "enhancers", "num_d", "vgg", "reserve_gib")}
     print(json.dumps({"config": config, "label_nc": LABEL_NC, "rows": rows, "torch": torch.__version__}))
     return 0
 

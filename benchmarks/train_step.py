@@ -134,7 +134,7 @@ def time_ours(args, device: str) -> tuple[list[float], list[float]]:
     family = (dict(label_nc=0, use_instance_edges=False, gan_mode="vanilla", use_feat_loss=False, use_vgg_loss=False,
                    lambda_l1=100.0) if args.family == "pix2pix" else dict(label_nc=LABEL_NC, use_vgg_loss=args.vgg))
     if args.family == "spade":
-        family["gan_mode"] = "hinge"
+        family |= {"gan_mode": "hinge", "gan_scale_reduction": "mean"}
     module = Pix2PixHDModule(
         generator=generator, discriminator=discriminator, schedule=ProgressiveSchedule([stage]), **family,
         vgg_weights="random", channels_last=args.channels_last, ema_decay=args.ema_decay,
@@ -201,7 +201,8 @@ def eager_parts(args, device: str | None) -> tuple:
 
 def run_eager_step(parts: tuple, batch: dict, args, *, validate: bool = True):
     G, D, vgg, opt_g, opt_d = parts
-    gan = GANLoss({"pix2pix": "vanilla", "spade": "hinge"}.get(args.family, "lsgan"))
+    gan = GANLoss({"pix2pix": "vanilla", "spade": "hinge"}.get(args.family, "lsgan"),
+                  scale_reduction="mean" if args.family == "spade" else "sum")
     return eager_step(G, D, vgg, gan, opt_g, opt_d, batch, args, validate=validate)
 
 

@@ -14,6 +14,10 @@ Writes OUT (JSON: the means, per-class IoU, per-sample scores), OUT_classes.md
 (the per-class table) and OUT_grid.png (worst and best samples: labels |
 generated | real). With --devices N each process takes its share of the data
 (each sample once) and the numbers are combined before they are written.
+Styles: instance features (pix2pixHD's feat_num) and a SPADE VAE model's z
+come from the real photo, as the papers' test scripts do (z: the style
+encoder's posterior mean; without the encoder z ~ N(0, 1), seeded by the
+sample's key), so a score does not depend on the run.
 
 The model runs at the scale it trained at (--size trained, the default: the
 export records the resolution), each photo resized back to its sample's size

@@ -25,7 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import boolean, command_parser, positive_int, save_import
+from hrgan.commands.common import boolean, command_parser, positive_int, save_import, warn
 
 PROG = "hrgan import-spade"
 
@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         classes=args.classes))
     if export is None:
         return code
+    if not args.dontcare_label and export["classes"]["ignore_index"] is not None:
+        warn(PROG, f"the {args.classes} table has an unlabeled value ({export['classes']['ignore_index']}), which SPADE "
+                   "reads as its don't-care label with --contain_dontcare_label (its ADE20K and COCO-Stuff models): "
+                   "if this one was trained so, import it with --dontcare-label"
+                   + (" --instance-edges false" if args.instance_edges else ""))
     g = export["generator"]["init_args"]
     vae = f", VAE z_dim {g['z_dim']}" + (" with its encoder" if export["style_encoder"] else " (no encoder: --style random only)")
     print(f"{args.out}: SPADEGenerator ngf {g['ngf']}, {g['num_upsampling_layers']} upsampling, label_nc {export['label_nc']}"

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,17 @@ from hrgan.io import write_bytes_atomic
 from hrgan.pretrained import load_fid_inception
 
 SOURCE = "source.json"  # in the shard cache: what it was made from
+
+
+def evaluation_style(synthesizer: Synthesizer, real: torch.Tensor, keys: list[str]) -> torch.Tensor | None:
+    """A VAE model's z for a batch: the real photos' (the style encoder's posterior mean; SPADE's test script
+    encodes them too), else N(0, 1) draws seeded by each sample's key, so a score does not depend on the run."""
+    if not synthesizer.z_dim:
+        return None
+    if synthesizer.style_encoder is not None:
+        return synthesizer.encode_style(real)
+    return torch.stack([torch.randn(synthesizer.z_dim, generator=torch.Generator().manual_seed(zlib.crc32(key.encode())))
+                        for key in keys])
 
 
 def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synthesizer, skip: Path) -> dict:
@@ -142,7 +154,7 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
         instance = batch.get("inst")
         instance = None if instance is None else resize_ids(instance, size)
         features = synthesizer.encode(resize_photos(real, size), instance) if synthesizer.feat_num else None
-        fake = resize_photos(synthesizer(label, instance, features), native)
+        fake = resize_photos(synthesizer(label, instance, features, evaluation_style(synthesizer, real, batch["key"])), native)
         metrics.update(fake, real, condition, list(batch["key"]))
     result = metrics.compute()
     result["expected"] = sum(s.samples for s in stream.shards) if all(s.samples is not None for s in stream.shards) else None

@@ -60,8 +60,19 @@ def latent_size(area: int, aspect_ratio: float) -> tuple[int, int]:
                          f"{aspect_ratio}) gives: pass SPADE's --aspect_ratio as --aspect-ratio")
 
 
+def check_norm_G(state: dict, path: Path) -> None:
+    """SPADE's default norm_G (spectralspadesyncbatch3x3) is the one our blocks implement; name any other."""
+    if "head_0.conv_0.weight_orig" not in state:
+        raise ValueError(f"{path}: the generator's convolutions have no spectral norm (SPADE's --norm_G without "
+                         "'spectral'); hrgan's SPADE blocks are SPADE's default, spectralspadesyncbatch3x3")
+    if "head_0.norm_0.param_free_norm.running_mean" not in state:
+        raise ValueError(f"{path}: the generator's SPADE layers keep no batch-norm statistics (a --norm_G of "
+                         "spadeinstance); hrgan's SPADE blocks are SPADE's default, spectralspadesyncbatch3x3")
+
+
 def build_generator(state: dict, path: Path, *, num_upsampling_layers: str | None, aspect_ratio: float) -> SPADEGenerator:
     """Our SPADEGenerator with the weights of a SPADE generator state dict (sizes read off them)."""
+    check_norm_G(state, path)
     if "up_4.conv_0.weight_orig" in state:
         if num_upsampling_layers not in (None, "most"):
             raise OptionMismatch(f"{path}: --num-upsampling-layers {num_upsampling_layers}, but the weights have "
@@ -85,6 +96,9 @@ def build_encoder(state: dict, path: Path, generator: SPADEGenerator) -> SPADESt
     if not generator.z_dim:
         raise OptionMismatch(f"{path}: an encoder, but the generator has no VAE (its fc is a convolution): "
                              "leave --encoder out")
+    if "layer1.0.weight_orig" not in state:
+        raise ValueError(f"{path}: the encoder's convolutions have no spectral norm (SPADE's --norm_E without "
+                         "'spectral'); hrgan's is SPADE's default, spectralinstance")
     if "layer6.0.weight_orig" not in state:
         raise ValueError(f"{path}: SPADE's encoder has six layers (layer1..layer6) at crops of 256 and more; "
                          "this one has fewer, and SPADE's own forward fails on it")
@@ -147,8 +161,11 @@ def build_spade_export(
     encoder = None
     if encoder_path is not None:
         encoder = build_encoder(_state_dict(encoder_path, "encoder", "fc_mu.weight"), encoder_path, generator)
+    n = 2 ** UPSAMPLING_LAYERS[generator.num_upsampling_layers]
     return make_export(
         generator=generator,
+        # SPADE's crop, which a VAE's latent map records (hrgan infer runs at that scale); unknown without the VAE
+        resolution=tuple(side * n for side in generator.latent_size) if generator.z_dim else None,
         encoder=None,
         style_encoder=encoder,
         label_nc=model_nc,

@@ -6,7 +6,9 @@ then instance features: C = label_nc (or input_nc) + edges + feat_num) and retur
 multiples of the size multiple stored with the file (TorchScript:
 the extra file hrgan.json; ONNX: metadata_props); the ONNX graph has dynamic
 batch, height and width. A VAE generator (SPADE's, z_dim > 0) takes a second
-input, the style z [B, z_dim] (N(0, 1) samples, or hrgan's style encoder's).
+input, the style z [B, z_dim] (N(0, 1) samples, or hrgan's style encoder's);
+its ONNX graph has the size the latent map makes (metadata fixed_size [W, H]),
+since ONNX's shape inference loses its channels through a resize of dynamic size.
 """
 
 from __future__ import annotations
@@ -51,7 +53,12 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
     network = FixedGenerator(synth.generator, synth.n_active_enhancers).eval()
     meta = describe(synth)
     m = synth.size_multiple
-    example = (torch.zeros(1, meta["in_channels"], 2 * m, 2 * m, device=synth.device),)
+    height, width = 2 * m, 2 * m
+    if synth.z_dim and fmt == "onnx":  # ONNX loses the VAE's channel count through a dynamic resize: its size is fixed
+        latent_width, latent_height = synth.generator.latent_size
+        height, width = latent_height * m, latent_width * m
+        meta["fixed_size"] = [width, height]
+    example = (torch.zeros(1, meta["in_channels"], height, width, device=synth.device),)
     if synth.z_dim:
         example += (torch.zeros(1, synth.z_dim, device=synth.device),)
     names = ["condition", "z"][: len(example)]
@@ -64,7 +71,7 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
         elif fmt == "onnx":
             import onnx  # needs the onnx package (pip install onnx)
 
-            axes = {0: "batch", 2: "height", 3: "width"}
+            axes = {0: "batch"} if "fixed_size" in meta else {0: "batch", 2: "height", 3: "width"}
             dynamic = {"condition": axes, "image": axes} | ({"z": {0: "batch"}} if synth.z_dim else {})
             torch.onnx.export(network, example, buffer, input_names=names, output_names=["image"],
                               dynamic_axes=dynamic, opset_version=17, dynamo=False)

@@ -115,11 +115,12 @@ class ResidualBlock(nn.Module):
 
 
 def set_activation_checkpointing(network: nn.Module, enabled: bool = True) -> int:
-    """Recompute every residual block of ``network`` in backward instead of storing its activations.
+    """Recompute every residual block of ``network`` (pix2pixHD's, SPADE's: any module with a
+    ``checkpointed`` flag) in backward instead of storing its activations.
 
     Trades about one extra forward of the blocks for their activation memory. Returns the number of blocks.
     """
-    blocks = [m for m in network.modules() if isinstance(m, ResidualBlock)]
+    blocks = [m for m in network.modules() if hasattr(m, "checkpointed")]
     for block in blocks:
         block.checkpointed = enabled
     return len(blocks)

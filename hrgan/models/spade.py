@@ -8,10 +8,13 @@ State-dict keys are NVlabs/SPADE's own (``fc``, ``head_0``, ``G_middle_0``, ``up
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
+from torch.utils.checkpoint import checkpoint
 
 from hrgan.models.layers import RecordsInitArgs
 
@@ -41,11 +44,39 @@ class SPADE(nn.Module):
         return normalized * (1 + self.mlp_gamma(features)) + self.mlp_beta(features)
 
 
+@contextlib.contextmanager
+def replaying(module: nn.Module):
+    """Recompute ``module`` in backward (activation checkpointing) without repeating its forward's side effects:
+    spectral norm's power iteration (the convs compute their weight from the u and v the forward left, as in
+    eval mode) and the batch norms' running statistics (momentum 0, the batch count put back)."""
+    convs = [m for m in module.modules() if hasattr(m, "weight_orig")]
+    norms = [(m, m.momentum, m.num_batches_tracked.clone()) for m in module.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.num_batches_tracked is not None]
+    modes = [m.training for m in convs]
+    for m in convs:
+        m.training = False
+    for m, _, _ in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, mode in zip(convs, modes, strict=True):
+            m.training = mode
+        for m, momentum, count in norms:
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(count)
+
+
 class SPADEResnetBlock(nn.Module):
-    """Two SPADE-normalised, spectral-normed 3x3 convs with a (learned, when the width changes) shortcut."""
+    """Two SPADE-normalised, spectral-normed 3x3 convs with a (learned, when the width changes) shortcut.
+
+    With ``checkpointed`` set (``hrgan.models.set_activation_checkpointing``) a training forward keeps only the
+    block's inputs and recomputes the inside during backward.
+    """
 
     def __init__(self, *, in_channels: int, out_channels: int, label_channels: int) -> None:
         super().__init__()
+        self.checkpointed = False
         self.learned_shortcut = in_channels != out_channels
         middle = min(in_channels, out_channels)
         self.conv_0 = spectral_norm(nn.Conv2d(in_channels, middle, 3, padding=1))
@@ -57,6 +88,18 @@ class SPADEResnetBlock(nn.Module):
             self.norm_s = SPADE(channels=in_channels, label_channels=label_channels)
 
     def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        if self.checkpointed and torch.is_grad_enabled() and x.requires_grad:
+            calls = []
+
+            def run(x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+                calls.append(None)
+                with replaying(self) if len(calls) > 1 else contextlib.nullcontext():
+                    return self._forward(x, segmap)
+
+            return checkpoint(run, x, segmap, use_reentrant=False)
+        return self._forward(x, segmap)
+
+    def _forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
         shortcut = self.conv_s(self.norm_s(x, segmap)) if self.learned_shortcut else x
         dx = self.conv_0(_leaky(self.norm_0(x, segmap)))
         dx = self.conv_1(_leaky(self.norm_1(dx, segmap)))
@@ -149,7 +192,9 @@ class SPADEGenerator(RecordsInitArgs):
             if z is None:
                 z = torch.randn(segmap.shape[0], self.z_dim, device=segmap.device, dtype=segmap.dtype)
             x = self.fc(z).view(segmap.shape[0], -1, self.latent_size[1], self.latent_size[0])
-            if (height, width) != (self.latent_size[1], self.latent_size[0]):
+            # always (a same-size bilinear resize is exact), so that a TorchScript trace keeps it for other sizes;
+            # ONNX graphs of the VAE have the latent map's size (hrgan.inference.standalone): no resize there
+            if not torch.onnx.is_in_onnx_export():
                 x = F.interpolate(x, size=(height, width), mode="bilinear")
         else:
             x = self.fc(F.interpolate(segmap, size=(height, width)))

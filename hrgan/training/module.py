@@ -19,8 +19,8 @@ from hrgan.conditioning import build_generator_input, input_channels
 from hrgan.data.classes import load_classes
 from hrgan.evaluation.psnr import psnr
 from hrgan.losses import GAN_MODES, GANLoss, VGGLoss, feature_matching_loss, gradient_penalty, kl_divergence
-from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, SPADEStyleEncoder,
-                          run_generator, set_activation_checkpointing)
+from hrgan.models import (InstanceFeatureEncoder, MultiscaleDiscriminator, Pix2PixHDGenerator, SPADEGenerator,
+                          SPADEStyleEncoder, run_generator, set_activation_checkpointing)
 from hrgan.pretrained import find_cached_vgg19, hub_checkpoint_path
 from hrgan.training.checks import SettingsError, label_problems, network_problems, size_problems
 from hrgan.training.ema import ema_decay_at, update_ema
@@ -172,9 +172,16 @@ class Pix2PixHDModule(pl.LightningModule):
         self.z_dim = getattr(generator, "z_dim", 0)
         if self.z_dim and feat_num > 0:
             problems.append("a VAE generator (z_dim > 0) takes its style from z: set feat_num: 0")
+        if self.z_dim and ema_decay > 0:
+            problems.append("a VAE generator (z_dim > 0) with ema_decay > 0: the averaged generator would take z from a "
+                            "style encoder it never trained with (SPADE keeps no average); set ema_decay: 0")
         if label_nc == 0 and feat_num > 0:
             problems.append("instance features (feat_num > 0) need label maps: their styles are clustered per class; "
                             "with image inputs set feat_num: 0")
+        if compile and activation_checkpointing and isinstance(generator, SPADEGenerator):
+            problems.append("activation_checkpointing with compile is not supported for the SPADE generator (its "
+                            "recomputation must not repeat spectral norm's power iteration, which compiled code would): "
+                            "choose one")
         if gan_mode == "wgan-gp" and compile:
             problems.append("gan_mode wgan-gp needs the gradient of a gradient, which torch.compile does not support: "
                             "set compile: false")

@@ -69,6 +69,10 @@ def test_a_wrong_label_count_or_key_set_is_one_line(tmp_path, capsys):
     torch.save(state, tmp_path / "latest_net_G.pth")
     assert main(["import-spade", *options, *out]) == 1
     assert "1 missing: up_2.conv_1.weight_orig" in capsys.readouterr().err
+    state["head_0.conv_0.weight"] = state.pop("head_0.conv_0.weight_orig")  # trained without spectral norm
+    torch.save(state, tmp_path / "latest_net_G.pth")
+    assert main(["import-spade", *options, *out]) == 1
+    assert "no spectral norm" in capsys.readouterr().err
     torch.save({"model.0.weight": torch.zeros(1)}, tmp_path / "latest_net_G.pth")  # e.g. a pix2pixHD generator
     assert main(["import-spade", *options, *out]) == 1
     assert "not a SPADE generator state dict" in capsys.readouterr().err
@@ -102,3 +106,29 @@ def test_an_export_written_before_spade_reads_label_files_as_before():
                       use_instance_edges=False, feat_num=0, n_active_enhancers=0, classes=info, weights=False)
     del old["classes"]["unlabeled_as"], old["style_encoder"]
     assert label_file_convention(old).apply(np.array([0, 1, 150])).tolist() == [255, 0, 149]
+
+
+def test_an_imported_spade_generator_exports_to_onnx_with_dynamic_sizes(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    export, onnx = tmp_path / "spade.pt", tmp_path / "g.onnx"
+    assert main(["import-spade", *write_checkpoints("dontcare_edges", tmp_path), "--out", str(export)]) == 0
+    assert main(["export", "--checkpoint", str(export), "--format", "onnx", "--out", str(onnx)]) == 0
+    synth = Synthesizer.load(export)
+    session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    for height, width in ((32, 64), (64, 96)):
+        x = torch.rand(2, 6, height, width)
+        (got,) = session.run(None, {"condition": x.numpy()})
+        with torch.no_grad():
+            torch.testing.assert_close(torch.from_numpy(got), synth.generator(x), atol=1e-4, rtol=1e-4)
+
+
+def test_an_ade20k_model_imported_without_its_dont_care_label_gets_a_warning(tmp_path, capsys):
+    generator = SPADEGenerator(in_channels=151, ngf=1)  # ADE20K's 150 classes + the don't-care label
+    torch.save(reference_shaped_state_dict(shapes_of(generator)), tmp_path / "G.pth")
+    out = ["--generator", str(tmp_path / "G.pth"), "--label-nc", "150", "--classes", "ade20k", "--out", str(tmp_path / "a.pt")]
+    assert main(["import-spade", *out]) == 0  # 150 + an instance edge: the same count, read the wrong way
+    assert "import it with --dontcare-label --instance-edges false" in capsys.readouterr().err
+    assert main(["import-spade", *out, "--dontcare-label", "--instance-edges", "false"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert Synthesizer.load(tmp_path / "a.pt").export["classes"]["unlabeled_as"] == 150

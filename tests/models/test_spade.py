@@ -99,3 +99,14 @@ def test_the_generator_traces_for_torchscript_in_eval_mode():
         traced = torch.jit.trace(g, segmap)
         other = torch.rand(2, 5, 32, 96)  # another batch and size: no shape was baked in
         torch.testing.assert_close(traced(other), g(other))
+
+
+def test_a_traced_vae_generator_resizes_its_latent_map_at_every_size():
+    torch.manual_seed(0)
+    g = SPADEGenerator(in_channels=5, ngf=4, z_dim=8, latent_size=(2, 2)).eval()
+    z = torch.randn(1, 8)
+    with torch.no_grad():
+        traced = torch.jit.trace(g, (torch.rand(1, 5, 64, 64), z))  # traced at the latent map's own size
+        other = torch.rand(1, 5, 128, 192)
+        assert traced(other, z).shape == (1, 3, 128, 192)
+        torch.testing.assert_close(traced(other, z), g(other, z))

@@ -1,5 +1,7 @@
 """SPADE's VAE through hrgan: the style encoder trains with G under the KL term, and infer's --style is multimodal."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from pytorch_lightning.callbacks import Callback
 
 from hrgan.artifacts import read_export
 from hrgan.cli import main
+from hrgan.conditioning import build_generator_input
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.models import MultiscaleDiscriminator, SPADEGenerator
 from hrgan.training.callbacks import InferenceExport
@@ -115,3 +118,52 @@ def test_a_latent_size_that_is_not_the_stage_resolutions_is_refused():
         vae_module(latent_size=(4, 2))
     with pytest.raises(SettingsError, match="feat_num: 0"):
         vae_module(feat_num=3)
+    with pytest.raises(SettingsError, match="ema_decay: 0"):
+        vae_module(ema_decay=0.999)
+
+
+def conditioning(height, width):
+    label = torch.randint(0, LABEL_NC, (2, height, width))
+    return build_generator_input(label, label_nc=LABEL_NC, instance=torch.randint(0, 3, (2, height, width)))
+
+
+def test_the_vae_generator_exports_with_z_as_a_second_input(vae_run, tmp_path):
+    run = vae_run[0]
+    synth = Synthesizer.load(run / "export.pt")
+    torchscript, onnx = tmp_path / "g.pt", tmp_path / "g.onnx"
+    assert main(["export", "--checkpoint", str(run / "export.pt"), "--format", "torchscript", "--out", str(torchscript)]) == 0
+    scripted = torch.jit.load(str(torchscript))
+    x, z = conditioning(32, 64), torch.randn(2, 8)  # the training size: the latent map as trained
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x, z), synth.generator(x, z))
+        other = conditioning(64, 96)
+        torch.testing.assert_close(scripted(other, z), synth.generator(other, z))
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    assert main(["export", "--checkpoint", str(run / "export.pt"), "--format", "onnx", "--out", str(onnx)]) == 0
+    session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["condition", "z"]
+    assert session.get_inputs()[0].shape[2:] == [32, 64]  # the latent map's size (metadata fixed_size)
+    for x in (conditioning(32, 64), conditioning(32, 64)[:1]):
+        (got,) = session.run(None, {"condition": x.numpy(), "z": z[: len(x)].numpy()})
+        with torch.no_grad():
+            torch.testing.assert_close(torch.from_numpy(got), synth.generator(x, z[: len(x)]), atol=1e-4, rtol=1e-4)
+
+
+def test_a_bf16_step_with_checkpointed_blocks_is_finite(tiny_shards, tmp_path):
+    module = vae_module(steps=2, activation_checkpointing=True, channels_last=True)
+    losses = Losses()
+    tiny_trainer(tmp_path, callbacks=[losses], precision="bf16-mixed").fit(module, tiny_data(tiny_shards))
+    assert len(losses.steps) == 2 and all(np.isfinite(v) for step in losses.steps for v in step.values())
+    assert {"loss/G/gan", "loss/G/feat", "loss/G/kld"} <= set(losses.steps[-1])
+
+
+def test_evaluate_takes_the_real_photos_styles_so_scores_repeat(vae_run, tiny_shards, tmp_path):
+    run = vae_run[0]
+    scores = []
+    for name in ("a", "b"):
+        report = tmp_path / name / "report.json"
+        assert main(["evaluate", "--checkpoint", str(run / "export.pt"), "--data", str(tiny_shards), "--split", "val",
+                     "--metrics", "psnr", "--out", str(report), "--workers", "0", "--size", "native"]) == 0
+        scores.append(json.loads(report.read_text())["psnr"])
+    assert np.isfinite(scores[0]) and scores[0] == scores[1]

@@ -18,7 +18,7 @@ def saved_bytes_and_grads(generator, x):
 
     generator.zero_grad(set_to_none=True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = generator(x, n_active_enhancers=1)
+        out = generator(x, n_active_enhancers=1) if isinstance(generator, Pix2PixHDGenerator) else generator(x)
     out.square().mean().backward()
     return out.detach(), sum(saved), {n: p.grad.clone() for n, p in generator.named_parameters()}
 
@@ -37,6 +37,27 @@ def test_checkpointed_blocks_give_the_same_result_with_less_stored():
     assert stored_ckpt < 0.7 * stored
     with torch.no_grad():  # inference is untouched
         torch.testing.assert_close(generator(x, n_active_enhancers=1), out)
+
+
+def test_checkpointed_spade_blocks_repeat_no_side_effect_of_their_forward():
+    """Recomputed in backward, SPADE's blocks must not run spectral norm's power iteration or update the batch
+    norms' running statistics a second time: the buffers after a step equal those of an unchecked step."""
+    torch.manual_seed(0)
+    generator = SPADEGenerator(in_channels=5, ngf=4).train()
+    x = torch.rand(2, 5, 64, 64)
+    start = {k: v.clone() for k, v in generator.state_dict().items()}
+    out, stored, grads = saved_bytes_and_grads(generator, x)
+    after = {k: v.clone() for k, v in generator.state_dict().items()}
+    generator.load_state_dict(start)
+    assert set_activation_checkpointing(generator) == 7
+    out_ckpt, stored_ckpt, grads_ckpt = saved_bytes_and_grads(generator, x)
+    torch.testing.assert_close(out_ckpt, out)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grads_ckpt[name], grad, msg=name)
+    for name, value in generator.state_dict().items():  # weight_u / weight_v, running_mean / var, batch counts
+        torch.testing.assert_close(value, after[name], msg=name)
+    assert any(not torch.equal(after[k], start[k]) for k in after if k.endswith("running_mean"))
+    assert stored_ckpt < 0.7 * stored
 
 
 def test_compile_units_cover_generator_discriminator_and_vgg():
