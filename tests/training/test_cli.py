@@ -95,15 +95,19 @@ SPADE_TINY = ["--model.generator.init_args.ngf", "4", "--model.discriminator.ini
               "--model.discriminator.init_args.n_layers", "2"]
 
 
-@pytest.mark.parametrize("config, label_nc", [("spade_cityscapes.yaml", 35), ("spade_ade20k.yaml", 151), ("spade_tiny.yaml", 12)])
-def test_spade_configs_train_export_and_infer(config, label_nc, tiny_shards, tmp_path, capsys):
+VAE = ["--model.generator.init_args.z_dim", "8", "--model.generator.init_args.latent_size", "[2, 1]"]
+
+
+@pytest.mark.parametrize("config, label_nc, extra", [("spade_cityscapes.yaml", 35, []), ("spade_ade20k.yaml", 151, []),
+                                                     ("spade_tiny.yaml", 12, []), ("spade_tiny.yaml", 12, VAE)])
+def test_spade_configs_train_export_and_infer(config, label_nc, extra, tiny_shards, tmp_path, capsys):
     shards = tmp_path / "shards"  # the synthetic scenes, recorded with the config's label_nc
     for split in ("train", "val"):
         assert not write_split("pix2pixhd", tiny_shards.parent, split, shards, convention=LabelConvention(label_nc), progress=False).bad
     run = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert main(["fit", "--config", str(CONFIGS / config), "--trainer.default_root_dir", str(run), *SPADE_TINY,
+        assert main(["fit", "--config", str(CONFIGS / config), "--trainer.default_root_dir", str(run), *SPADE_TINY, *extra,
                      "--trainer.enable_progress_bar", "false", "--trainer.precision", "32", "--trainer.logger", "false",
                      "--data.num_workers", "0", "--trainer.val_check_interval", "2", "--model.vgg_weights", "random",
                      "--model.schedule.stages", stages([[64, 32], 0, 2, 1, 3]), "--data.resolution", "null",
@@ -114,6 +118,9 @@ def test_spade_configs_train_export_and_infer(config, label_nc, tiny_shards, tmp
     maps = ["--labels", str(tiny_shards.parent / "val_label"), "--workers", "0"]
     if export["use_instance_edges"]:
         maps += ["--instances", str(tiny_shards.parent / "val_inst")]
+    if extra:  # the VAE: multimodal
+        maps += ["--style", "random", "--seed", "1"]
+        assert export["style_encoder"] is not None and export["generator"]["init_args"]["z_dim"] == 8
     assert main(["infer", "--checkpoint", str(run / "export.pt"), "--out", str(out), *maps]) == 0
     assert "written 4, skipped 0, failed 0" in capsys.readouterr().out
 
