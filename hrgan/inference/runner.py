@@ -207,7 +207,7 @@ def run_inference(synth: Synthesizer, labels: str, options: InferOptions,
     summary = Summary()
     runner = Runner(synth, options, summary, on_warning)
     if is_shard_input(labels):
-        dataset, total = ShardInputs(labels, replace(reading, files=None)), None  # stored ids
+        dataset, total = ShardInputs(labels, replace(reading, files=synth.shard_convention())), None  # stored ids
         workers = min(options.workers, len(dataset.urls))
     else:
         samples, summary.failed, warnings = find_input_files(labels, options.instances if uses_instances else None)

@@ -49,6 +49,16 @@ def label_file_convention(export: dict, label_offset: int | None = None, ignore_
     return LabelConvention(export["label_nc"], ignore, offset, store_ignore_as=store)
 
 
+def shard_label_convention(export: dict) -> LabelConvention | None:
+    """How shards written with an export's class table store unlabeled pixels, read as its ``unlabeled_as`` class
+    (SPADE's don't-care label); None where stored ids are the model's own."""
+    classes = export["classes"]
+    if classes.get("unlabeled_as") is None or classes.get("ignore_index") is None:
+        return None
+    written = LabelConvention(classes["unlabeled_as"], classes["ignore_index"], classes.get("label_offset") or 0)
+    return LabelConvention(export["label_nc"], written.stored_ignore, 0, store_ignore_as=classes["unlabeled_as"])
+
+
 class Synthesizer:
     """The generator (and encoders) of an inference export on one device.
 
@@ -100,6 +110,10 @@ class Synthesizer:
     def file_convention(self, label_offset: int | None = None, ignore_index: int | None = None) -> LabelConvention:
         """How label files number the classes (``label_file_convention`` of this export)."""
         return label_file_convention(self.export, label_offset, ignore_index)
+
+    def shard_convention(self) -> LabelConvention | None:
+        """How shards' stored ids become this model's (``shard_label_convention``), or None: as they are."""
+        return shard_label_convention(self.export)
 
     @property
     def palette(self) -> list[list[int]]:

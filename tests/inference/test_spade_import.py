@@ -11,7 +11,7 @@ from benchmarks.spade_parity import CASES, NGF, image_size, reference_shaped_sta
 from hrgan.artifacts import make_export
 from hrgan.cli import main
 from hrgan.inference.spade_import import class_table
-from hrgan.inference.synthesizer import Synthesizer, label_file_convention
+from hrgan.inference.synthesizer import Synthesizer, label_file_convention, shard_label_convention
 from hrgan.models import SPADEGenerator, SPADEStyleEncoder
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "spade_reference.pt"
@@ -93,11 +93,14 @@ def test_an_encoder_for_a_generator_without_the_vae_is_refused(tmp_path, capsys)
     ("coco-stuff", 182, [255, 0, 181], [182, 0, 181]),  # COCO-Stuff: 255 is, 0..181 the classes
 ])
 def test_the_dont_care_label_is_where_spade_reads_unlabeled_pixels(table, label_nc, files, classes):
+    """In label files, and in shards written with the table (hrgan shards --classes TABLE stores unlabeled as 255)."""
     info = class_table(table, label_nc, dontcare_label=True)
     assert info.label_nc == label_nc + 1 and info.names[-1] == "don't care" and info.unlabeled_as == label_nc
     export = make_export(generator=SPADEGenerator(in_channels=label_nc + 1, ngf=1), encoder=None, label_nc=label_nc + 1,
                          ignore_index=None, use_instance_edges=False, feat_num=0, n_active_enhancers=0, classes=info, weights=False)
     assert label_file_convention(export).apply(np.array(files)).tolist() == classes
+    stored = [255, *(c for c in classes[1:])]  # the shard writer's unlabeled value, then the classes' ids
+    assert shard_label_convention(export).apply(np.array(stored)).tolist() == classes
 
 
 def test_an_export_written_before_spade_reads_label_files_as_before():
