@@ -1,5 +1,7 @@
 """The shard writer and the stream on the real sets in ../shared/data (skipped in a plain clone)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -57,3 +59,23 @@ def test_coco_stuff_with_unlabeled_255_and_mixed_sizes(shared_dir, tmp_path):
     assert batch["image"].shape == (8, 3, 256, 256)
     values = set(batch["label"].unique().tolist())
     assert 255 in values and max(values - {255}) < 182
+
+
+def test_the_spade_cityscapes_config_starts_on_real_cityscapes_shards(shared_dir, tmp_path):
+    import warnings
+
+    from hrgan.artifacts import read_export
+
+    shards = tmp_path / "shards"
+    shard(shards, "--layout", "pix2pixhd", "--root", shared_dir / "data/cityscapes_pix2pixhd_sample", "--label-nc", "35")
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = Path(__file__).resolve().parents[2] / "configs" / "spade_cityscapes.yaml"
+        assert main(["fit", "--config", str(config), "--trainer.default_root_dir", str(run),
+                     "--model.generator.init_args.ngf", "4", "--model.discriminator.init_args.ndf", "4",
+                     "--model.vgg_weights", "random", "--trainer.logger", "false", "--trainer.precision", "32",
+                     "--trainer.enable_progress_bar", "false", "--trainer.max_steps", "2", "--data.num_workers", "0",
+                     "--data.train_urls", str(shards / "train-*.tar"), "--data.val_urls", "null"]) == 0
+    export = read_export(run / "export.pt")
+    assert export["iteration"] == 1 and export["resolution"] == [512, 256] and export["label_nc"] == 35

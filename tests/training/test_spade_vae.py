@@ -167,3 +167,10 @@ def test_evaluate_takes_the_real_photos_styles_so_scores_repeat(vae_run, tiny_sh
                      "--metrics", "psnr", "--out", str(report), "--workers", "0", "--size", "native"]) == 0
         scores.append(json.loads(report.read_text())["psnr"])
     assert np.isfinite(scores[0]) and scores[0] == scores[1]
+
+
+def test_encode_features_says_a_vae_model_takes_its_styles_from_z(vae_run, tiny_shards, capsys):
+    run = vae_run[0]
+    assert main(["encode-features", "--checkpoint", str(run / "export.pt"), "--data", str(tiny_shards / "train-*.tar"),
+                 "--out", str(run / "styled.pt")]) == 1
+    assert "takes its styles from z" in capsys.readouterr().err and not (run / "styled.pt").exists()
