@@ -1,0 +1,112 @@
+"""A canvas and the model that paints it: each object's style, a VAE's z, and the photo with its render time.
+
+Styles stay put between edits: an object without a chosen cluster draws one from (seed, its instance id),
+so painting elsewhere does not re-roll it. A style change regenerates the photo and keeps it only inside
+that object (the rest of the photo stays as it was); an edit of the maps regenerates the whole photo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hrgan.inference.styles import instance_regions
+from hrgan.inference.synthesizer import Synthesizer
+from hrgan.studio.canvas import Canvas
+from hrgan.visualize import image_to_uint8
+
+
+@dataclass(frozen=True)
+class Render:
+    photo: np.ndarray  # [H, W, 3] uint8
+    seconds: float  # from the request to the photo
+
+
+class StudioSession:
+    """One browser tab's state: its canvas, styles and last photo.
+
+    Args:
+        synth: the model.
+        canvas: the maps being edited.
+        seed: where random styles (clusters, z) come from.
+    """
+
+    def __init__(self, synth: Synthesizer, canvas: Canvas, *, seed: int = 0) -> None:
+        self.synth, self.canvas, self.seed = synth, canvas, seed
+        self.clusters: dict[int, int] = {}  # instance id -> the cluster chosen for it
+        self.draws: dict[int, int] = {}  # instance id -> how many random draws it has had
+        self.z = self.random_z(seed) if synth.z_dim else None
+        self.photo: np.ndarray | None = None
+
+    # ----------------------------------------------------------------- styles
+    @property
+    def has_styles(self) -> bool:
+        return bool(self.synth.feat_num) and self.synth.styles is not None
+
+    def cluster_of(self, instance: int, cls: int) -> int | None:
+        """The cluster an instance of class ``cls`` uses: chosen, else drawn from (seed, id, draws); None: no styles."""
+        count = int(self.synth.styles.counts[cls]) if cls >= 0 else 0
+        if not count:
+            return None
+        if instance in self.clusters:
+            return min(self.clusters[instance], count - 1)
+        rng = np.random.default_rng([self.seed, instance & 0xFFFFFFFF, self.draws.get(instance, 0)])
+        return int(rng.integers(count))
+
+    def features(self) -> torch.Tensor | None:
+        """Instance features [1, F, H, W]: each instance filled with its cluster's centre (zero without styles)."""
+        if not self.synth.feat_num:
+            return None
+        if self.synth.styles is None:
+            raise ValueError("this model takes instance features but its export has no styles: run hrgan encode-features")
+        label, instance = torch.from_numpy(self.canvas.label), torch.from_numpy(self.canvas.instance)
+        centres = self.synth.styles.centres
+        region, classes, _ = instance_regions(label, instance, self.synth.label_nc)
+        ids = torch.unique(instance.reshape(-1))  # region k is ids[k]
+        values = torch.zeros(len(classes), centres.shape[2])
+        for k, (instance_id, cls) in enumerate(zip(ids.tolist(), classes.tolist(), strict=True)):
+            cluster = self.cluster_of(instance_id, cls)
+            if cluster is not None:
+                values[k] = centres[cls, cluster]
+        return values[region].permute(2, 0, 1).unsqueeze(0)
+
+    def random_z(self, seed: int) -> torch.Tensor:
+        """A VAE's z [1, z_dim] ~ N(0, 1) from ``seed``."""
+        return torch.from_numpy(np.random.default_rng(seed).standard_normal((1, self.synth.z_dim)).astype(np.float32))
+
+    def set_z_from_photo(self, photo: torch.Tensor) -> None:
+        """The VAE's z of a reference photo [1, 3, H, W] in [-1, 1]."""
+        self.z = self.synth.encode_style(photo)
+
+    # ----------------------------------------------------------------- photos
+    def _generate(self) -> np.ndarray:
+        label = torch.from_numpy(self.canvas.label).unsqueeze(0)
+        instance = torch.from_numpy(self.canvas.instance).unsqueeze(0)
+        photo = self.synth(label, instance if self.synth.use_instance_edges else None, self.features(), self.z)
+        return image_to_uint8(photo[0])
+
+    def render(self) -> Render:
+        """The whole photo of the canvas as it is now."""
+        start = time.perf_counter()
+        self.photo = self._generate()
+        return Render(self.photo, time.perf_counter() - start)
+
+    def restyle(self, instance: int, cluster: int | None) -> Render:
+        """Give an object cluster ``cluster`` (None: a new random draw); only its pixels of the photo change."""
+        if not self.has_styles:
+            raise ValueError("this model has no instance styles (hrgan encode-features adds them)")
+        if not (self.canvas.instance == instance).any():
+            raise ValueError(f"there is no instance {instance} on the canvas")
+        start = time.perf_counter()
+        if cluster is None:
+            self.clusters.pop(instance, None)
+            self.draws[instance] = self.draws.get(instance, 0) + 1
+        else:
+            self.clusters[instance] = cluster
+        previous = self.photo if self.photo is not None else self._generate()
+        mask = self.canvas.instance == instance
+        self.photo = np.where(mask[..., None], self._generate(), previous)
+        return Render(self.photo, time.perf_counter() - start)
