@@ -17,7 +17,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(PY) -m pip install -e ".[dev,onnx]"
+	$(PY) -m pip install -e ".[dev,onnx,studio]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

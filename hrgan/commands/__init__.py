@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-pix2pixhd": ("hrgan.commands.import_pix2pixhd", "turn NVIDIA pix2pixHD generator weights into an hrgan export"),
     "import-spade": ("hrgan.commands.import_spade", "turn NVlabs/SPADE (GauGAN) checkpoints into an hrgan export"),
     "export": ("hrgan.commands.export", "the generator as TorchScript or ONNX"),
+    "studio": ("hrgan.commands.studio", "edit label maps in the browser and see the photo (pip install hrgan[studio])"),
     "env": ("hrgan.commands.env", "show versions, devices, and whether pretrained weights are found locally"),
     "selftest": ("hrgan.commands.selftest", "train a tiny model through the real pipeline (checks an install or a GPU node)"),
 }

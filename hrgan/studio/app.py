@@ -1,0 +1,198 @@
+"""The studio's web app (aiohttp): one static page and a JSON API over ``StudioSession``s, one per browser tab.
+
+    GET  /                      the editor page
+    GET  /api/info              classes (names, colours), maps to open, the canvas size, what styles the model takes
+    POST /api/session           {"map": NAME} or {"fill": CLASS}: a new tab's canvas -> {"id", "width", "height"}
+    POST /api/session/ID/edit   {"op": brush|fill|erase|delete|undo|redo|restyle|z, ...} -> the state and render time
+    GET  /api/session/ID/object?x=&y=   the object under a pixel
+    GET  /api/session/ID/label.png | instance.png | photo.png | labels_rgb.png
+
+Edits carry map coordinates, never pixels: the server paints them, so the label map holds exactly the classes
+painted. Requests are limited in size (``MAX_REQUEST_BYTES``, ``MAX_POINTS``); sessions in number (the oldest
+goes first); names of maps come from the listing and are never read as paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+from collections import OrderedDict
+from importlib import resources
+
+import numpy as np
+from aiohttp import web
+from PIL import Image
+
+from hrgan.inference.synthesizer import Synthesizer
+from hrgan.studio.canvas import Canvas, disc_stroke
+from hrgan.studio.library import MapLibrary
+from hrgan.studio.session import StudioSession
+from hrgan.visualize import colorize_labels
+
+MAX_REQUEST_BYTES = 1 << 20
+MAX_POINTS = 10_000
+MAX_RADIUS = 256
+MAX_SESSIONS = 16
+
+
+def png(image: np.ndarray | Image.Image) -> web.Response:
+    buffer = io.BytesIO()
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, format="PNG")
+    return web.Response(body=buffer.getvalue(), content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+class Studio:
+    """The sessions of one model and one map library, and the handlers that serve them."""
+
+    def __init__(self, synth: Synthesizer, library: MapLibrary, *, size: tuple[int, int], seed: int = 0) -> None:
+        self.synth, self.library, self.size, self.seed = synth, library, size, seed
+        self.sessions: OrderedDict[str, StudioSession] = OrderedDict()
+        self.palette = np.array(synth.palette, dtype=np.uint8)
+        self.lock = asyncio.Lock()  # one render at a time: the model is shared
+
+    def unlabeled(self) -> int | None:
+        return self.synth.ignore_index
+
+    def session(self, request: web.Request) -> StudioSession:
+        session = self.sessions.get(request.match_info["id"])
+        if session is None:
+            raise web.HTTPNotFound(text="no such session (the studio keeps the newest 16): reload the page")
+        return session
+
+    def state(self, session: StudioSession, seconds: float | None) -> dict:
+        return {"can_undo": session.canvas.can_undo, "can_redo": session.canvas.can_redo, "seconds": seconds}
+
+    async def index(self, request: web.Request) -> web.Response:
+        page = resources.files("hrgan.studio").joinpath("static/index.html").read_text()
+        return web.Response(text=page, content_type="text/html")
+
+    async def info(self, request: web.Request) -> web.Response:
+        classes = self.synth.export["classes"]
+        return web.json_response({
+            "names": classes["names"], "colors": classes["colors"], "maps": self.library.names(),
+            "width": self.size[0], "height": self.size[1], "unlabeled": self.unlabeled(),
+            "styles": bool(self.synth.feat_num) and self.synth.styles is not None,
+            "clusters": [int(c) for c in self.synth.styles.counts] if self.synth.styles is not None else [],
+            "z_dim": self.synth.z_dim,
+        })
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            if body.get("map") is not None:
+                label, instance = self.library.open(str(body["map"]))
+                canvas = Canvas(label, instance, label_nc=self.synth.label_nc, unlabeled=self.unlabeled())
+            else:
+                fill = int(body.get("fill", 0))
+                if not 0 <= fill < self.synth.label_nc:
+                    raise ValueError(f"class {fill} is not one of the model's 0..{self.synth.label_nc - 1}")
+                canvas = Canvas.blank(*self.size, fill=fill, label_nc=self.synth.label_nc, unlabeled=self.unlabeled())
+        except KeyError:
+            raise web.HTTPNotFound(text=f"no map called {body.get('map')!r}") from None
+        except (ValueError, OSError) as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
+        session_id = secrets.token_hex(8)
+        self.sessions[session_id] = StudioSession(self.synth, canvas, seed=self.seed)
+        while len(self.sessions) > MAX_SESSIONS:
+            self.sessions.popitem(last=False)
+        async with self.lock:
+            render = self.sessions[session_id].render()
+        height, width = canvas.label.shape
+        return web.json_response({"id": session_id, "width": width, "height": height, **self.state(self.sessions[session_id], render.seconds)})
+
+    def _points(self, body: dict) -> list[tuple[float, float]]:
+        points = body.get("points") or []
+        if not isinstance(points, list) or not points or len(points) > MAX_POINTS:
+            raise ValueError(f"a stroke has 1 to {MAX_POINTS} points")
+        return [(float(x), float(y)) for x, y in points]
+
+    def _edit(self, session: StudioSession, body: dict) -> float | None:
+        canvas, op = session.canvas, body.get("op")
+        if op in ("brush", "erase"):
+            radius = float(body.get("radius", 4))
+            if not 0 < radius <= MAX_RADIUS:
+                raise ValueError(f"radius must be in (0, {MAX_RADIUS}]")
+            if op == "brush":
+                canvas.brush(self._points(body), radius, int(body["class"]), new_object=bool(body.get("new_object")))
+            else:
+                canvas.erase(disc_stroke(*canvas.label.shape, self._points(body), radius))
+        elif op == "fill":
+            x, y = self._pixel(canvas, body)
+            canvas.fill(x, y, int(body["class"]))
+        elif op == "delete":
+            canvas.delete_object(int(body["object"]))
+        elif op == "undo":
+            canvas.undo()
+        elif op == "redo":
+            canvas.redo()
+        elif op == "restyle":
+            cluster = body.get("cluster")
+            return session.restyle(int(body["object"]), None if cluster is None else int(cluster)).seconds
+        elif op == "z":
+            if not session.synth.z_dim:
+                raise ValueError("this model has no VAE (z_dim 0)")
+            session.z = session.random_z(int(body.get("seed", 0)))
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        return session.render().seconds
+
+    @staticmethod
+    def _pixel(canvas: Canvas, query) -> tuple[int, int]:
+        x, y = int(query["x"]), int(query["y"])
+        height, width = canvas.label.shape
+        if not (0 <= x < width and 0 <= y < height):
+            raise ValueError(f"({x}, {y}) is outside the {width}x{height} map")
+        return x, y
+
+    async def edit(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        body = await request.json()
+        try:
+            async with self.lock:
+                seconds = self._edit(session, body)
+        except (ValueError, KeyError, TypeError) as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
+        return web.json_response(self.state(session, seconds))
+
+    async def object(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        try:
+            x, y = self._pixel(session.canvas, request.query)
+        except (ValueError, KeyError) as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
+        instance = session.canvas.object_at(x, y)
+        cls = int(session.canvas.label[y, x])
+        cluster = session.cluster_of(instance, cls) if instance is not None and session.has_styles else None
+        return web.json_response({"object": instance, "class": cls, "cluster": cluster})
+
+    async def image(self, request: web.Request) -> web.Response:
+        session, name = self.session(request), request.match_info["name"]
+        canvas = session.canvas
+        if name == "label":
+            if canvas.label.max() < 256:  # an index PNG with the classes' colours
+                image = Image.fromarray(canvas.label.astype(np.uint8))
+                image.putpalette(self.palette[:256].reshape(-1).tolist())
+                return png(image)
+            return png(canvas.label.astype(np.uint16))
+        if name == "instance":
+            return png(canvas.instance.astype(np.uint16))
+        if name == "labels_rgb":
+            return png(colorize_labels(canvas.label, self.palette))
+        if name == "photo":
+            return png(session.photo)
+        raise web.HTTPNotFound()
+
+
+def make_app(studio: Studio) -> web.Application:
+    """The aiohttp application of a ``Studio``."""
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.add_routes([
+        web.get("/", studio.index),
+        web.get("/api/info", studio.info),
+        web.post("/api/session", studio.create),
+        web.post("/api/session/{id}/edit", studio.edit),
+        web.get("/api/session/{id}/object", studio.object),
+        web.get("/api/session/{id}/{name}.png", studio.image),
+    ])
+    return app

@@ -1,0 +1,63 @@
+"""The label maps a studio may open: files of the given folders, named by stem; no path comes from the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hrgan.data.images import BadSampleError, decode_image
+from hrgan.data.layouts import list_images
+from hrgan.data.labels import LabelConvention
+from hrgan.data.names import safe_key
+
+
+class MapLibrary:
+    """Label maps (and instance maps paired by stem) under two folders, opened by the stem the listing gave.
+
+    Args:
+        labels: folder of label maps (searched recursively), or None: blank canvases only.
+        instances: folder of instance maps paired by stem, or None.
+        convention: how the label files number the model's classes.
+    """
+
+    def __init__(self, labels: Path | None, instances: Path | None, convention: LabelConvention) -> None:
+        self.convention = convention
+        self.labels = self._index(labels)
+        self.instances = self._index(instances)
+
+    @staticmethod
+    def _index(folder: Path | None) -> dict[str, Path]:
+        if folder is None:
+            return {}
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
+        found = {}
+        for path in list_images(str(folder)):
+            stem = Path(path).stem.removesuffix("_gtFine_labelIds").removesuffix("_gtFine_instanceIds")
+            try:
+                found.setdefault(safe_key(stem, str(path)), Path(path))
+            except BadSampleError:  # a name that cannot be a key is not offered
+                continue
+        return found
+
+    def names(self) -> list[str]:
+        return sorted(self.labels)
+
+    def open(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """(class ids, instance ids or None) of the map called ``name`` (``KeyError`` for any other name)."""
+        path = self.labels[name]  # a name from names(), never a path
+        label = np.asarray(decode_image(path.read_bytes(), path)).astype(np.int64)
+        if label.ndim != 2:
+            raise ValueError(f"{path}: a colour image, not a label map of class ids")
+        outside = self.convention.out_of_range(np.unique(label).tolist())
+        if outside:
+            raise ValueError(f"{path}: values {outside[:5]} are neither classes nor the unlabeled value")
+        label = self.convention.apply(label)
+        instance = None
+        if name in self.instances:
+            instance_path = self.instances[name]
+            instance = np.asarray(decode_image(instance_path.read_bytes(), instance_path)).astype(np.int64)
+            if instance.shape != label.shape:
+                raise ValueError(f"{instance_path}: {instance.shape[::-1]} is not the label map's size {label.shape[::-1]}")
+        return label, instance

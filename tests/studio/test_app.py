@@ -1,0 +1,100 @@
+"""The studio's HTTP API, as the page uses it: exact strokes in the downloaded map, undo, styles, safety, tabs."""
+
+import asyncio
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("aiohttp", reason="the studio needs aiohttp (pip install hrgan[studio])")
+from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
+
+from hrgan.data.labels import LabelConvention  # noqa: E402
+from hrgan.studio.app import MAX_REQUEST_BYTES, Studio, make_app  # noqa: E402
+from hrgan.studio.canvas import disc_stroke  # noqa: E402
+from hrgan.studio.library import MapLibrary  # noqa: E402
+from tests.studio.conftest import LABEL_NC  # noqa: E402
+
+
+def run(synth, library, scenario):
+    """Serve a studio on a free local port and run ``scenario(client)`` against it."""
+    async def main():
+        async with TestClient(TestServer(make_app(Studio(synth, library, size=(64, 32))))) as client:
+            return await scenario(client)
+    return asyncio.run(main())
+
+
+async def image(client, path) -> np.ndarray:
+    response = await client.get(path)
+    assert response.status == 200 and response.content_type == "image/png"
+    return np.array(Image.open(io.BytesIO(await response.read())))
+
+
+def no_maps():
+    return MapLibrary(None, None, LabelConvention(LABEL_NC))
+
+
+def test_a_stroke_lands_exactly_in_the_downloaded_map_and_undo_restores_it(synth):
+    async def scenario(client):
+        info = await (await client.get("/api/info")).json()
+        assert info["names"][:2] and len(info["colors"]) == LABEL_NC and (info["width"], info["height"]) == (64, 32)
+        page = await client.get("/")
+        assert page.status == 200 and "hrgan studio" in await page.text()
+        session = await (await client.post("/api/session", json={"fill": 0})).json()
+        base = f"/api/session/{session['id']}/"
+        before, photo_before = await image(client, base + "label.png"), await image(client, base + "photo.png")
+        points = [[10, 16], [50, 16]]
+        state = await (await client.post(base + "edit", json={"op": "brush", "points": points, "radius": 3, "class": 5})).json()
+        assert state["can_undo"] and state["seconds"] > 0
+        after, photo_after = await image(client, base + "label.png"), await image(client, base + "photo.png")
+        mask = disc_stroke(32, 64, [tuple(p) for p in points], 3)
+        assert set(np.unique(after[mask])) == {5} and np.array_equal(after[~mask], before[~mask])
+        assert np.any(photo_after != photo_before, axis=2)[mask].any()
+        await client.post(base + "edit", json={"op": "undo"})
+        assert np.array_equal(await image(client, base + "label.png"), before)
+        assert np.array_equal(await image(client, base + "photo.png"), photo_before)
+
+    run(synth, no_maps(), scenario)
+
+
+def test_a_style_change_on_an_object_changes_only_its_pixels(synth):
+    async def scenario(client):
+        session = await (await client.post("/api/session", json={"fill": 0})).json()
+        base = f"/api/session/{session['id']}/"
+        await client.post(base + "edit", json={"op": "brush", "points": [[20, 16]], "radius": 6, "class": 5, "new_object": True})
+        found = await (await client.get(base + "object", params={"x": 20, "y": 16})).json()
+        assert found["object"] == 5001 and found["class"] == 5 and found["cluster"] is not None
+        instance, before = await image(client, base + "instance.png"), await image(client, base + "photo.png")
+        response = await client.post(base + "edit", json={"op": "restyle", "object": 5001, "cluster": (found["cluster"] + 1) % 4})
+        assert response.status == 200
+        changed = np.any(await image(client, base + "photo.png") != before, axis=2)
+        assert changed.any() and not changed[instance != 5001].any()
+
+    run(synth, no_maps(), scenario)
+
+
+def test_tabs_are_independent_and_bad_requests_are_refused(synth, tmp_path):
+    (tmp_path / "labels").mkdir()
+    Image.fromarray(np.full((32, 64), 2, dtype=np.uint8)).save(tmp_path / "labels" / "street.png")
+    (tmp_path / "secret.png").write_bytes(b"not for the browser")
+    library = MapLibrary(tmp_path / "labels", None, LabelConvention(LABEL_NC))
+
+    async def scenario(client):
+        info = await (await client.get("/api/info")).json()
+        assert info["maps"] == ["street"]
+        one = await (await client.post("/api/session", json={"map": "street"})).json()
+        two = await (await client.post("/api/session", json={"map": "street"})).json()
+        await client.post(f"/api/session/{one['id']}/edit", json={"op": "fill", "x": 0, "y": 0, "class": 4})
+        assert set(np.unique(await image(client, f"/api/session/{one['id']}/label.png"))) == {4}
+        assert set(np.unique(await image(client, f"/api/session/{two['id']}/label.png"))) == {2}
+        for name in ("../secret", str(tmp_path / "secret.png"), "secret"):
+            assert (await client.post("/api/session", json={"map": name})).status == 404
+        edit = f"/api/session/{one['id']}/edit"
+        assert (await client.post(edit, json={"op": "brush", "points": [[1, 1]], "radius": 2, "class": LABEL_NC})).status == 400
+        assert (await client.post(edit, json={"op": "fill", "x": 64, "y": 0, "class": 1})).status == 400
+        assert (await client.post(edit, json={"op": "erase", "points": [[1, 1]], "radius": 2})).status == 400  # no unlabeled value
+        assert (await client.post(edit, data=b"x" * (MAX_REQUEST_BYTES + 1))).status == 413
+        assert (await client.post("/api/session/nope/edit", json={"op": "undo"})).status == 404
+
+    run(synth, library, scenario)
