@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.hrgan-installed
 
-.PHONY: setup test demo clean gpu-wheels gpu-check
+.PHONY: setup browser test demo clean gpu-wheels gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ $(STAMP): pyproject.toml | $(PY)
 
 setup: $(STAMP)
 
-test: setup
+# The studio's browser test drives Debian's Chromium (no browser download): installed here when missing and
+# possible (root with apt-get), else that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	      apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || echo "no Chromium: the studio's browser test will skip"
+
+test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Train on synthetic scenes, then turn held-out scenes of another, odd size (seed 7: unseen) into photos.

@@ -189,6 +189,7 @@ def make_app(studio: Studio) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.add_routes([
         web.get("/", studio.index),
+        web.get("/favicon.ico", lambda request: web.Response(status=204)),
         web.get("/api/info", studio.info),
         web.post("/api/session", studio.create),
         web.post("/api/session/{id}/edit", studio.edit),
