@@ -36,6 +36,18 @@ MAX_RADIUS = 256
 MAX_SESSIONS = 16
 
 
+def label_png(label: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """An index PNG of class ids < 256 with the classes' colours (a full 256-entry palette, so Pillow keeps 8 bits
+    per pixel whatever the number of classes), else a 16-bit greyscale PNG."""
+    if label.max() >= 256:
+        return Image.fromarray(label.astype(np.uint16))
+    image = Image.fromarray(label.astype(np.uint8))
+    full = np.zeros((256, 3), dtype=np.uint8)
+    full[: min(len(palette), 256)] = palette[:256]
+    image.putpalette(full.reshape(-1).tolist())
+    return image
+
+
 def png(image: np.ndarray | Image.Image) -> web.Response:
     buffer = io.BytesIO()
     (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, format="PNG")
@@ -55,10 +67,26 @@ class Studio:
         return self.synth.ignore_index
 
     def session(self, request: web.Request) -> StudioSession:
-        session = self.sessions.get(request.match_info["id"])
+        session_id = request.match_info["id"]
+        session = self.sessions.get(session_id)
         if session is None:
-            raise web.HTTPNotFound(text="no such session (the studio keeps the newest 16): reload the page")
+            raise web.HTTPNotFound(text=f"no such session (the studio keeps the {MAX_SESSIONS} used last): reload the page")
+        self.sessions.move_to_end(session_id)
         return session
+
+    @staticmethod
+    async def body(request: web.Request) -> dict:
+        """The request's JSON object; 400 for anything else (and a type other than application/json, which a
+        page of another site cannot send without asking first)."""
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(text="send application/json")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="the body is not JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="the body must be a JSON object")
+        return body
 
     def state(self, session: StudioSession, seconds: float | None) -> dict:
         return {"can_undo": session.canvas.can_undo, "can_redo": session.canvas.can_redo, "seconds": seconds}
@@ -78,7 +106,7 @@ class Studio:
         })
 
     async def create(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await self.body(request)
         try:
             if body.get("map") is not None:
                 label, instance = self.library.open(str(body["map"]))
@@ -90,14 +118,14 @@ class Studio:
                 canvas = Canvas.blank(*self.size, fill=fill, label_nc=self.synth.label_nc, unlabeled=self.unlabeled())
         except KeyError:
             raise web.HTTPNotFound(text=f"no map called {body.get('map')!r}") from None
-        except (ValueError, OSError) as error:
+        except (ValueError, TypeError, OverflowError, OSError) as error:
             raise web.HTTPBadRequest(text=str(error)) from None
         session_id = secrets.token_hex(8)
         self.sessions[session_id] = StudioSession(self.synth, canvas, seed=self.seed)
         while len(self.sessions) > MAX_SESSIONS:
             self.sessions.popitem(last=False)
         async with self.lock:
-            render = self.sessions[session_id].render()
+            render = await asyncio.to_thread(self.sessions[session_id].render)
         height, width = canvas.label.shape
         return web.json_response({"id": session_id, "width": width, "height": height, **self.state(self.sessions[session_id], render.seconds)})
 
@@ -114,7 +142,7 @@ class Studio:
             if not 0 < radius <= MAX_RADIUS:
                 raise ValueError(f"radius must be in (0, {MAX_RADIUS}]")
             if op == "brush":
-                canvas.brush(self._points(body), radius, int(body["class"]), new_object=bool(body.get("new_object")))
+                canvas.brush(self._points(body), radius, int(body["class"]), new_object=body.get("new_object") is True)
             else:
                 canvas.erase(disc_stroke(*canvas.label.shape, self._points(body), radius))
         elif op == "fill":
@@ -128,6 +156,8 @@ class Studio:
             canvas.redo()
         elif op == "restyle":
             cluster = body.get("cluster")
+            if cluster is not None and int(cluster) < 0:
+                raise ValueError(f"cluster must be >= 0, got {cluster}")
             return session.restyle(int(body["object"]), None if cluster is None else int(cluster)).seconds
         elif op == "z":
             if not session.synth.z_dim:
@@ -147,11 +177,11 @@ class Studio:
 
     async def edit(self, request: web.Request) -> web.Response:
         session = self.session(request)
-        body = await request.json()
+        body = await self.body(request)
         try:
-            async with self.lock:
-                seconds = self._edit(session, body)
-        except (ValueError, KeyError, TypeError) as error:
+            async with self.lock:  # edits and renders run off the event loop, one at a time: the model is shared
+                seconds = await asyncio.to_thread(self._edit, session, body)
+        except (ValueError, KeyError, TypeError, OverflowError) as error:
             raise web.HTTPBadRequest(text=str(error)) from None
         return web.json_response(self.state(session, seconds))
 
@@ -159,29 +189,36 @@ class Studio:
         session = self.session(request)
         try:
             x, y = self._pixel(session.canvas, request.query)
-        except (ValueError, KeyError) as error:
+        except (ValueError, KeyError, OverflowError) as error:
             raise web.HTTPBadRequest(text=str(error)) from None
-        instance = session.canvas.object_at(x, y)
-        cls = int(session.canvas.label[y, x])
+        async with self.lock:
+            instance = session.canvas.object_at(x, y)
+            cls = int(session.canvas.label[y, x])
         cluster = session.cluster_of(instance, cls) if instance is not None and session.has_styles else None
         return web.json_response({"object": instance, "class": cls, "cluster": cluster})
 
     async def image(self, request: web.Request) -> web.Response:
         session, name = self.session(request), request.match_info["name"]
-        canvas = session.canvas
+        async with self.lock:  # not halfway through an edit (strokes paint in place)
+            return self._image(session, name)
+
+    def _image(self, session: StudioSession, name: str) -> web.Response:
+        label, instance, photo = session.canvas.label, session.canvas.instance, session.photo
         if name == "label":
-            if canvas.label.max() < 256:  # an index PNG with the classes' colours
-                image = Image.fromarray(canvas.label.astype(np.uint8))
-                image.putpalette(self.palette[:256].reshape(-1).tolist())
-                return png(image)
-            return png(canvas.label.astype(np.uint16))
+            return png(label_png(label, self.palette))
         if name == "instance":
-            return png(canvas.instance.astype(np.uint16))
+            if instance.max() > 65535:
+                raise web.HTTPBadRequest(text="instance ids above 65535 (classes past 65 with objects) do not fit a 16-bit PNG")
+            return png(instance.astype(np.uint16))
         if name == "labels_rgb":
-            return png(colorize_labels(canvas.label, self.palette))
+            return png(colorize_labels(label, self.palette))
         if name == "photo":
-            return png(session.photo)
+            return png(photo)
         raise web.HTTPNotFound()
+
+
+async def no_content(request: web.Request) -> web.Response:
+    return web.Response(status=204)
 
 
 def make_app(studio: Studio) -> web.Application:
@@ -189,7 +226,7 @@ def make_app(studio: Studio) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.add_routes([
         web.get("/", studio.index),
-        web.get("/favicon.ico", lambda request: web.Response(status=204)),
+        web.get("/favicon.ico", no_content),
         web.get("/api/info", studio.info),
         web.post("/api/session", studio.create),
         web.post("/api/session/{id}/edit", studio.edit),

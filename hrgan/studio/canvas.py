@@ -23,14 +23,14 @@ def stuff_id(cls: int) -> int:
 
 def disc_stroke(height: int, width: int, points: list[tuple[float, float]], radius: float) -> np.ndarray:
     """Pixels within ``radius`` of the polyline through ``points`` ((x, y) pixel coordinates): a bool mask."""
-    ys, xs = np.mgrid[0:height, 0:width]
+    ys, xs = np.ogrid[0:height, 0:width]
     mask = np.zeros((height, width), dtype=bool)
     segments = zip(points, points[1:], strict=False) if len(points) > 1 else [(points[0], points[0])]
     for (x0, y0), (x1, y1) in segments:
         left, right = int(min(x0, x1) - radius), int(max(x0, x1) + radius) + 1
         top, bottom = int(min(y0, y1) - radius), int(max(y0, y1) + radius) + 1
         window = (slice(max(top, 0), max(min(bottom, height), 0)), slice(max(left, 0), max(min(right, width), 0)))
-        px, py = xs[window], ys[window]
+        px, py = xs[:, window[1]], ys[window[0], :]
         dx, dy = x1 - x0, y1 - y0
         length = dx * dx + dy * dy
         t = np.clip(((px - x0) * dx + (py - y0) * dy) / length, 0, 1) if length else np.zeros(px.shape)
@@ -87,6 +87,8 @@ class Canvas:
             raise ValueError(f"the instance map is {instance.shape[::-1]}, the label map {label.shape[::-1]} (W, H)")
         self.label = label.astype(np.int64)
         self.instance = (self.label.copy() if instance is None else instance.astype(np.int64))
+        if history < 1:
+            raise ValueError(f"history must be >= 1, got {history}")
         self.label_nc, self.unlabeled, self.history = label_nc, unlabeled, history
         self._undo: list[tuple[np.ndarray, np.ndarray]] = []
         self._redo: list[tuple[np.ndarray, np.ndarray]] = []
@@ -108,6 +110,8 @@ class Canvas:
 
     def new_object_id(self, cls: int) -> int:
         """A fresh instance id of class ``cls``: class * 1000 + k, k one past the largest of that class."""
+        if cls == 0:  # 0 * 1000 + k would be another class's stuff id
+            raise ValueError("class 0 cannot be an object (its ids would be other classes' region ids): paint it as a region")
         base = cls * OBJECT_ID_STEP
         taken = self.instance[(self.instance > base) & (self.instance < base + OBJECT_ID_STEP)]
         return base + (int(taken.max()) - base + 1 if taken.size else 1)

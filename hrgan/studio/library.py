@@ -12,6 +12,11 @@ from hrgan.data.labels import LabelConvention
 from hrgan.data.names import safe_key
 
 
+LABEL_SUFFIXES = ("_gtFine_labelIds", "_labelIds")
+INSTANCE_SUFFIXES = ("_gtFine_instanceIds", "_instanceIds")
+OTHER_SUFFIXES = ("_gtFine_color", "_color", "_gtFine_labelTrainIds")
+
+
 class MapLibrary:
     """Label maps (and instance maps paired by stem) under two folders, opened by the stem the listing gave.
 
@@ -23,18 +28,25 @@ class MapLibrary:
 
     def __init__(self, labels: Path | None, instances: Path | None, convention: LabelConvention) -> None:
         self.convention = convention
-        self.labels = self._index(labels)
-        self.instances = self._index(instances)
+        self.labels = self._index(labels, skip=INSTANCE_SUFFIXES + OTHER_SUFFIXES)
+        self.instances = self._index(instances, skip=LABEL_SUFFIXES + OTHER_SUFFIXES)
 
     @staticmethod
-    def _index(folder: Path | None) -> dict[str, Path]:
+    def _index(folder: Path | None, *, skip: tuple[str, ...]) -> dict[str, Path]:
+        """{name: file} of the folder's images, Cityscapes' suffixes taken off the names and the other side's
+        files (``skip``) left out (gtFine folders hold labelIds, instanceIds and colour files side by side)."""
         if folder is None:
             return {}
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder")
+        root = folder.resolve()
         found = {}
-        for path in list_images(str(folder)):
-            stem = Path(path).stem.removesuffix("_gtFine_labelIds").removesuffix("_gtFine_instanceIds")
+        for path in sorted(list_images(str(folder))):
+            stem = Path(path).stem
+            if stem.endswith(skip) or not Path(path).resolve().is_relative_to(root):  # a link out of the folder
+                continue
+            for suffix in LABEL_SUFFIXES + INSTANCE_SUFFIXES:
+                stem = stem.removesuffix(suffix)
             try:
                 found.setdefault(safe_key(stem, str(path)), Path(path))
             except BadSampleError:  # a name that cannot be a key is not offered

@@ -11,7 +11,7 @@ pytest.importorskip("aiohttp", reason="the studio needs aiohttp (pip install hrg
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from hrgan.data.labels import LabelConvention  # noqa: E402
-from hrgan.studio.app import MAX_REQUEST_BYTES, Studio, make_app  # noqa: E402
+from hrgan.studio.app import MAX_REQUEST_BYTES, Studio, label_png, make_app  # noqa: E402
 from hrgan.studio.canvas import disc_stroke  # noqa: E402
 from hrgan.studio.library import MapLibrary  # noqa: E402
 from tests.studio.conftest import LABEL_NC  # noqa: E402
@@ -94,7 +94,31 @@ def test_tabs_are_independent_and_bad_requests_are_refused(synth, tmp_path):
         assert (await client.post(edit, json={"op": "brush", "points": [[1, 1]], "radius": 2, "class": LABEL_NC})).status == 400
         assert (await client.post(edit, json={"op": "fill", "x": 64, "y": 0, "class": 1})).status == 400
         assert (await client.post(edit, json={"op": "erase", "points": [[1, 1]], "radius": 2})).status == 400  # no unlabeled value
-        assert (await client.post(edit, data=b"x" * (MAX_REQUEST_BYTES + 1))).status == 413
+        json_type = {"Content-Type": "application/json"}
+        assert (await client.post(edit, data=b"x" * (MAX_REQUEST_BYTES + 1), headers=json_type)).status == 413
+        assert (await client.post(edit, data=b'{"op": "undo"}', headers={"Content-Type": "text/plain"})).status == 415
+        assert (await client.post(edit, data=b"{not json", headers=json_type)).status == 400
+        assert (await client.post(edit, data=b"[1, 2]", headers=json_type)).status == 400
+        assert (await client.post(edit, data=b'{"op": "fill", "x": Infinity, "y": 0, "class": 1}', headers=json_type)).status == 400
+        new_sky = {"op": "brush", "points": [[5, 5]], "radius": 2, "class": 0, "new_object": True}
+        assert (await client.post(edit, json=new_sky)).status == 400  # class 0 has no object ids
         assert (await client.post("/api/session/nope/edit", json={"op": "undo"})).status == 404
 
     run(synth, library, scenario)
+
+
+def test_the_label_png_keeps_every_value_whatever_the_number_of_classes():
+    values = np.array([[0, 5, 7, 15, 16, 255]], dtype=np.int64)  # 8 classes and 255 unlabeled: Pillow would pick 4 bits
+    buffer = io.BytesIO()
+    label_png(values, np.zeros((8, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    assert np.array_equal(np.array(Image.open(io.BytesIO(buffer.getvalue()))), values)
+
+
+def test_a_cityscapes_folder_offers_each_frame_once_with_its_label_and_instance_files(tmp_path):
+    for suffix, value in (("labelIds", 7), ("instanceIds", 26001), ("color", 0)):
+        array = np.full((4, 8), value, dtype=np.uint16 if value > 255 else np.uint8)
+        Image.fromarray(array).save(tmp_path / f"aachen_000000_000019_gtFine_{suffix}.png")
+    library = MapLibrary(tmp_path, tmp_path, LabelConvention(35))
+    assert library.names() == ["aachen_000000_000019"]
+    label, instance = library.open("aachen_000000_000019")
+    assert set(np.unique(label)) == {7} and set(np.unique(instance)) == {26001}
