@@ -57,6 +57,16 @@ class LabelConvention:
             stored[values == self.ignore_index] = self.stored_ignore
         return stored
 
+    def to_file(self, stored: np.ndarray) -> np.ndarray:
+        """File values of stored ids (``apply``'s inverse for classes and the unlabeled value), so that a map
+        written this way reads back as the same ids."""
+        if not self.offset and self.stored_ignore == self.ignore_index:
+            return stored
+        values = stored + self.offset
+        if self.ignore_index is not None:
+            values[stored == self.stored_ignore] = self.ignore_index
+        return values
+
     def out_of_range(self, values) -> list[int]:
         """Distinct file values that are neither a class nor the ignore value."""
         return [v for v in values if v != self.ignore_index and not 0 <= v - self.offset < self.label_nc]

@@ -27,7 +27,7 @@ from hrgan.inference.options import InferOptions, Style
 from hrgan.inference.scale import resize_ids, resize_photos, run_size, scale_warning
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.models import instance_average_pool
-from hrgan.pixels import from_uint8
+from hrgan.pixels import from_uint8, photo_tensor
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png, side_by_side
 
 
@@ -129,8 +129,8 @@ class Runner:
 
     def reference_photo(self, height: int, width: int) -> torch.Tensor:
         """The --style from-image photo at this size, [1, 3, H, W] in [-1, 1]."""
-        photo = Image.open(self.style.image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
-        return from_uint8(torch.from_numpy(np.array(photo)).permute(2, 0, 1)).unsqueeze(0)
+        with Image.open(self.style.image) as image:
+            return photo_tensor(image, width, height)
 
     def reference_features(self, height: int, width: int) -> torch.Tensor:
         """The reference photo's encoder features at this size, [1, F, H, W]; encoded once per size."""

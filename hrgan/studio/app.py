@@ -4,18 +4,25 @@
     GET  /api/info              classes (names, colours), maps to open, the canvas size, what styles the model takes
     POST /api/session           {"map": NAME} or {"fill": CLASS}: a new tab's canvas -> {"id", "width", "height"}
     POST /api/session/ID/edit   {"op": brush|fill|erase|delete|undo|redo|restyle|z, ...} -> the state and render time
+    POST /api/session/ID/style-photo   a photo (image/*) whose style a VAE model takes for the whole image
     GET  /api/session/ID/object?x=&y=   the object under a pixel
     GET  /api/session/ID/label.png | instance.png | photo.png | labels_rgb.png
+    GET  /api/session/ID/selection.png?object=N     the object's outline over a transparent map (the page's highlight)
 
 Edits carry map coordinates, never pixels: the server paints them, so the label map holds exactly the classes
-painted. Requests are limited in size (``MAX_REQUEST_BYTES``, ``MAX_POINTS``); sessions in number (the oldest
-goes first); names of maps come from the listing and are never read as paths.
+painted. The label map downloads in the files' numbering (what ``hrgan infer`` reads back as the same classes).
+Requests are limited in size (``MAX_REQUEST_BYTES``, ``MAX_PHOTO_BYTES``, ``MAX_POINTS``); sessions in number (the
+one used longest ago goes first); names of maps come from the listing and are never read as paths. Bound to a
+loopback address, the app answers only requests naming a loopback host (a page of another site whose name
+resolves to 127.0.0.1 is refused: DNS rebinding), and posts from another origin are refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
+import json
 import secrets
 from collections import OrderedDict
 from importlib import resources
@@ -23,29 +30,82 @@ from importlib import resources
 import numpy as np
 from aiohttp import web
 from PIL import Image
+from yarl import URL
 
+from hrgan.data.images import decode_image
+from hrgan.data.labels import LabelConvention
 from hrgan.inference.synthesizer import Synthesizer
+from hrgan.pixels import photo_tensor
 from hrgan.studio.canvas import Canvas, disc_stroke
 from hrgan.studio.library import MapLibrary
 from hrgan.studio.session import StudioSession
 from hrgan.visualize import colorize_labels
 
-MAX_REQUEST_BYTES = 1 << 20
+MAX_REQUEST_BYTES = 1 << 20  # an edit's JSON
+MAX_PHOTO_BYTES = 16 << 20  # a reference photo's file
 MAX_POINTS = 10_000
 MAX_RADIUS = 256
 MAX_SESSIONS = 16
 
 
-def label_png(label: np.ndarray, palette: np.ndarray) -> Image.Image:
-    """An index PNG of class ids < 256 with the classes' colours (a full 256-entry palette, so Pillow keeps 8 bits
-    per pixel whatever the number of classes), else a 16-bit greyscale PNG."""
-    if label.max() >= 256:
-        return Image.fromarray(label.astype(np.uint16))
-    image = Image.fromarray(label.astype(np.uint8))
+def file_palette(colors: np.ndarray, convention: LabelConvention) -> np.ndarray:
+    """[256, 3] colours by file value: each class's colour at its value in the files (black elsewhere)."""
     full = np.zeros((256, 3), dtype=np.uint8)
-    full[: min(len(palette), 256)] = palette[:256]
-    image.putpalette(full.reshape(-1).tolist())
+    values = np.arange(len(colors)) + convention.offset
+    keep = values < 256
+    full[values[keep]] = colors[keep]
+    return full
+
+
+def label_png(values: np.ndarray, palette: np.ndarray) -> Image.Image:
+    """An index PNG of values < 256 with a palette of 256 colours (all of them, so Pillow keeps 8 bits per pixel
+    whatever the number of classes), else a 16-bit greyscale PNG."""
+    if values.max() >= 256:
+        return Image.fromarray(values.astype(np.uint16))
+    image = Image.fromarray(values.astype(np.uint8))
+    image.putpalette(palette.reshape(-1).tolist())
     return image
+
+
+def outline(mask: np.ndarray) -> np.ndarray:
+    """RGBA [H, W, 4]: the pixels of ``mask`` that touch its outside, opaque white on black; the rest transparent."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    edge = mask & ~inner
+    rgba = np.zeros((*mask.shape, 4), dtype=np.uint8)
+    rgba[edge] = (255, 255, 255, 255)
+    rgba[inner] = (0, 0, 0, 90)  # the inside dimmed a little
+    return rgba
+
+
+def is_loopback(host: str) -> bool:
+    """A name or address of this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def local_only(loopback: bool):
+    """A middleware: requests whose Host is not a loopback name are refused while the studio listens on a loopback
+    address (DNS rebinding); posts whose Origin is another host are refused always."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler):
+        host = request.url.host or ""
+        if loopback and not is_loopback(host):
+            raise web.HTTPForbidden(text=f"the studio answers this machine only, not a page of {host!r}")
+        origin = request.headers.get("Origin")
+        if request.method == "POST" and origin is not None and URL(origin).host != host:
+            raise web.HTTPForbidden(text=f"posts from {origin} are refused")
+        return await handler(request)
+
+    return guard
 
 
 def png(image: np.ndarray | Image.Image) -> web.Response:
@@ -61,6 +121,7 @@ class Studio:
         self.synth, self.library, self.size, self.seed = synth, library, size, seed
         self.sessions: OrderedDict[str, StudioSession] = OrderedDict()
         self.palette = np.array(synth.palette, dtype=np.uint8)
+        self.file_palette = file_palette(self.palette, library.convention)
         self.lock = asyncio.Lock()  # one render at a time: the model is shared
 
     def unlabeled(self) -> int | None:
@@ -80,8 +141,11 @@ class Studio:
         page of another site cannot send without asking first)."""
         if request.content_type != "application/json":
             raise web.HTTPUnsupportedMediaType(text="send application/json")
+        raw = await request.read()
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise web.HTTPRequestEntityTooLarge(MAX_REQUEST_BYTES, len(raw), text=f"an edit is at most {MAX_REQUEST_BYTES} bytes")
         try:
-            body = await request.json()
+            body = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError:
             raise web.HTTPBadRequest(text="the body is not JSON") from None
         if not isinstance(body, dict):
@@ -102,7 +166,7 @@ class Studio:
             "width": self.size[0], "height": self.size[1], "unlabeled": self.unlabeled(),
             "styles": bool(self.synth.feat_num) and self.synth.styles is not None,
             "clusters": [int(c) for c in self.synth.styles.counts] if self.synth.styles is not None else [],
-            "z_dim": self.synth.z_dim,
+            "z_dim": self.synth.z_dim, "style_photo": bool(self.synth.z_dim) and self.synth.style_encoder is not None,
         })
 
     async def create(self, request: web.Request) -> web.Response:
@@ -162,7 +226,7 @@ class Studio:
         elif op == "z":
             if not session.synth.z_dim:
                 raise ValueError("this model has no VAE (z_dim 0)")
-            session.z = session.random_z(int(body.get("seed", 0)))
+            session.set_z(session.random_z(int(body.get("seed", 0))))
         else:
             raise ValueError(f"unknown op {op!r}")
         return session.render().seconds
@@ -185,6 +249,26 @@ class Studio:
             raise web.HTTPBadRequest(text=str(error)) from None
         return web.json_response(self.state(session, seconds))
 
+    async def style_photo(self, request: web.Request) -> web.Response:
+        """A reference photo (the file's bytes, image/*): the VAE's z for the whole image becomes its style."""
+        session = self.session(request)
+        if not request.content_type.startswith("image/"):
+            raise web.HTTPUnsupportedMediaType(text="send the photo's file as image/*")
+        raw = await request.read()
+
+        def encode() -> float:
+            image = decode_image(raw, "the reference photo")
+            height, width = session.canvas.label.shape
+            session.set_z_from_photo(photo_tensor(image, width, height))
+            return session.render().seconds
+
+        try:
+            async with self.lock:
+                seconds = await asyncio.to_thread(encode)
+        except ValueError as error:  # BadSampleError too: an unreadable or too large image
+            raise web.HTTPBadRequest(text=str(error)) from None
+        return web.json_response(self.state(session, seconds))
+
     async def object(self, request: web.Request) -> web.Response:
         session = self.session(request)
         try:
@@ -197,6 +281,15 @@ class Studio:
         cluster = session.cluster_of(instance, cls) if instance is not None and session.has_styles else None
         return web.json_response({"object": instance, "class": cls, "cluster": cluster})
 
+    async def selection(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        try:
+            instance = int(request.query["object"])
+        except (KeyError, ValueError):
+            raise web.HTTPBadRequest(text="selection.png?object=INSTANCE_ID") from None
+        async with self.lock:
+            return png(outline(session.canvas.instance == instance))
+
     async def image(self, request: web.Request) -> web.Response:
         session, name = self.session(request), request.match_info["name"]
         async with self.lock:  # not halfway through an edit (strokes paint in place)
@@ -205,7 +298,7 @@ class Studio:
     def _image(self, session: StudioSession, name: str) -> web.Response:
         label, instance, photo = session.canvas.label, session.canvas.instance, session.photo
         if name == "label":
-            return png(label_png(label, self.palette))
+            return png(label_png(self.library.convention.to_file(label), self.file_palette))
         if name == "instance":
             if instance.max() > 65535:
                 raise web.HTTPBadRequest(text="instance ids above 65535 (classes past 65 with objects) do not fit a 16-bit PNG")
@@ -221,16 +314,22 @@ async def no_content(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def make_app(studio: Studio) -> web.Application:
-    """The aiohttp application of a ``Studio``."""
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def make_app(studio: Studio, *, loopback: bool = True) -> web.Application:
+    """The aiohttp application of a ``Studio``; ``loopback``: it listens on a loopback address (see ``local_only``)."""
+    app = web.Application(client_max_size=MAX_PHOTO_BYTES, middlewares=[local_only(loopback)])
     app.add_routes([
         web.get("/", studio.index),
         web.get("/favicon.ico", no_content),
         web.get("/api/info", studio.info),
         web.post("/api/session", studio.create),
         web.post("/api/session/{id}/edit", studio.edit),
+        web.post("/api/session/{id}/style-photo", studio.style_photo),
         web.get("/api/session/{id}/object", studio.object),
+        web.get("/api/session/{id}/selection.png", studio.selection),
         web.get("/api/session/{id}/{name}.png", studio.image),
     ])
     return app

@@ -13,6 +13,8 @@ from collections import deque
 
 import numpy as np
 
+from hrgan.studio.history import DEFAULT_BYTES, DEFAULT_STEPS, History, Patch, bounding_box
+
 OBJECT_ID_STEP = 1000  # instance ids of objects: class * 1000 + k (Cityscapes' instanceIds); stuff: the class id
 
 
@@ -76,22 +78,20 @@ class Canvas:
         instance: instance ids; None starts every pixel at its class's stuff id.
         label_nc: the model's classes; painting any other id is refused.
         unlabeled: the value erasing writes (the model's ignore value), or None: erasing is refused.
-        history: how many edits undo can take back.
+        steps, max_bytes: how many edits undo can take back, and in about how many bytes.
     """
 
     def __init__(self, label: np.ndarray, instance: np.ndarray | None = None, *, label_nc: int,
-                 unlabeled: int | None = None, history: int = 50) -> None:
+                 unlabeled: int | None = None, steps: int = DEFAULT_STEPS, max_bytes: int = DEFAULT_BYTES) -> None:
         if label.ndim != 2:
             raise ValueError(f"a label map is [H, W], got shape {label.shape}")
         if instance is not None and instance.shape != label.shape:
             raise ValueError(f"the instance map is {instance.shape[::-1]}, the label map {label.shape[::-1]} (W, H)")
         self.label = label.astype(np.int64)
         self.instance = (self.label.copy() if instance is None else instance.astype(np.int64))
-        if history < 1:
-            raise ValueError(f"history must be >= 1, got {history}")
-        self.label_nc, self.unlabeled, self.history = label_nc, unlabeled, history
-        self._undo: list[tuple[np.ndarray, np.ndarray]] = []
-        self._redo: list[tuple[np.ndarray, np.ndarray]] = []
+        self.label_nc, self.unlabeled = label_nc, unlabeled
+        self.history = History(steps=steps, max_bytes=max_bytes)  # map edits here; the session adds style changes
+        self._next_object: dict[int, int] = {}  # class -> the k its next object takes (ids are never reused)
 
     @classmethod
     def blank(cls, width: int, height: int, fill: int, **kwargs) -> Canvas:
@@ -103,24 +103,35 @@ class Canvas:
         if not 0 <= value < self.label_nc:
             raise ValueError(f"class {value} is not one of the model's 0..{self.label_nc - 1}")
 
-    def _remember(self) -> None:
-        self._undo.append((self.label.copy(), self.instance.copy()))
-        del self._undo[: -self.history]
-        self._redo.clear()
+    def _remember(self, mask: np.ndarray) -> bool:
+        """Put what ``mask`` is about to change on the undo stack; False: the mask is empty (nothing to do)."""
+        box = bounding_box(mask)
+        if box[0].start == box[0].stop:
+            return False
+        self.history.push(Patch([self.label, self.instance], box))
+        return True
 
     def new_object_id(self, cls: int) -> int:
-        """A fresh instance id of class ``cls``: class * 1000 + k, k one past the largest of that class."""
+        """A fresh instance id of class ``cls``: class * 1000 + k, k past every k this canvas has held (an id is
+        never given twice, so a new object never inherits a deleted one's style)."""
         if cls == 0:  # 0 * 1000 + k would be another class's stuff id
             raise ValueError("class 0 cannot be an object (its ids would be other classes' region ids): paint it as a region")
         base = cls * OBJECT_ID_STEP
         taken = self.instance[(self.instance > base) & (self.instance < base + OBJECT_ID_STEP)]
-        return base + (int(taken.max()) - base + 1 if taken.size else 1)
+        k = max(self._next_object.get(cls, 1), int(taken.max()) - base + 1 if taken.size else 1)
+        if k >= OBJECT_ID_STEP:
+            raise ValueError(f"class {cls} has had {OBJECT_ID_STEP - 1} objects on this canvas, the most its ids hold")
+        return base + k
 
-    def paint(self, mask: np.ndarray, cls: int, *, new_object: bool = False) -> int:
-        """Class ``cls`` on ``mask``: a region of the class (its stuff id), or a new object; returns the instance id."""
+    def paint(self, mask: np.ndarray, cls: int, *, new_object: bool = False) -> int | None:
+        """Class ``cls`` on ``mask``: a region of the class (its stuff id), or a new object; returns the instance
+        id (None: the mask is empty and nothing changed)."""
         self._check_class(cls)
         instance = self.new_object_id(cls) if new_object else stuff_id(cls)
-        self._remember()
+        if not self._remember(mask):
+            return None
+        if new_object:
+            self._next_object[cls] = instance - cls * OBJECT_ID_STEP + 1
         self.label[mask] = cls
         self.instance[mask] = instance
         return instance
@@ -138,7 +149,8 @@ class Canvas:
         """``mask`` back to unlabeled (the model's ignore value)."""
         if self.unlabeled is None:
             raise ValueError("this model has no unlabeled value (no ignore index): paint a class instead")
-        self._remember()
+        if not self._remember(mask):
+            return
         self.label[mask] = self.unlabeled
         self.instance[mask] = 0
 
@@ -168,22 +180,16 @@ class Canvas:
     # ----------------------------------------------------------------- history
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self.history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self.history.can_redo
 
     def undo(self) -> None:
         """Take the last edit back (``ValueError`` when there is none)."""
-        if not self._undo:
-            raise ValueError("nothing to undo")
-        self._redo.append((self.label, self.instance))
-        self.label, self.instance = self._undo.pop()
+        self.history.undo()
 
     def redo(self) -> None:
         """Make the last undone edit again (``ValueError`` when there is none)."""
-        if not self._redo:
-            raise ValueError("nothing to redo")
-        self._undo.append((self.label, self.instance))
-        self.label, self.instance = self._redo.pop()
+        self.history.redo()

@@ -15,6 +15,7 @@ from hrgan.data.names import safe_key
 LABEL_SUFFIXES = ("_gtFine_labelIds", "_labelIds")
 INSTANCE_SUFFIXES = ("_gtFine_instanceIds", "_instanceIds")
 OTHER_SUFFIXES = ("_gtFine_color", "_color", "_gtFine_labelTrainIds")
+MAX_MAP_PIXELS = 4096 * 2048  # an edit copies boxes of the map and each render runs on all of it
 
 
 class MapLibrary:
@@ -59,7 +60,11 @@ class MapLibrary:
     def open(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         """(class ids, instance ids or None) of the map called ``name`` (``KeyError`` for any other name)."""
         path = self.labels[name]  # a name from names(), never a path
-        label = np.asarray(decode_image(path.read_bytes(), path)).astype(np.int64)
+        image = decode_image(path.read_bytes(), path)
+        if image.width * image.height > MAX_MAP_PIXELS:
+            raise ValueError(f"{path}: {image.width}x{image.height} is larger than the studio edits "
+                             f"({MAX_MAP_PIXELS} pixels, e.g. 4096x2048)")
+        label = np.asarray(image).astype(np.int64)
         if label.ndim != 2:
             raise ValueError(f"{path}: a colour image, not a label map of class ids")
         outside = self.convention.out_of_range(np.unique(label).tolist())

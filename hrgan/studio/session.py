@@ -3,6 +3,7 @@
 Styles stay put between edits: an object without a chosen cluster draws one from (seed, its instance id),
 so painting elsewhere does not re-roll it. A style change regenerates the photo and keeps it only inside
 that object (the rest of the photo stays as it was); an edit of the maps regenerates the whole photo.
+Style changes (an object's cluster, a VAE's z) share the canvas's undo history with the edits of the maps.
 """
 
 from __future__ import annotations
@@ -17,6 +18,39 @@ from hrgan.inference.styles import instance_regions
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.studio.canvas import Canvas
 from hrgan.visualize import image_to_uint8
+
+
+class StyleChange:
+    """An undo entry: one object's chosen cluster and draw count as they were before a restyle."""
+
+    nbytes = 64
+
+    def __init__(self, session: StudioSession, instance: int) -> None:
+        self.session, self.instance = session, instance
+        self.saved = self._live()
+
+    def _live(self) -> tuple[int | None, int | None]:
+        return self.session.clusters.get(self.instance), self.session.draws.get(self.instance)
+
+    def swap(self) -> None:
+        live = self._live()
+        for table, value in zip((self.session.clusters, self.session.draws), self.saved, strict=True):
+            if value is None:
+                table.pop(self.instance, None)
+            else:
+                table[self.instance] = value
+        self.saved = live
+
+
+class StyleZChange:
+    """An undo entry: a VAE model's z as it was before it changed."""
+
+    def __init__(self, session: StudioSession) -> None:
+        self.session, self.saved = session, session.z
+        self.nbytes = session.z.numel() * 4
+
+    def swap(self) -> None:
+        self.session.z, self.saved = self.saved, self.session.z
 
 
 @dataclass(frozen=True)
@@ -77,9 +111,16 @@ class StudioSession:
         """A VAE's z [1, z_dim] ~ N(0, 1) from ``seed``."""
         return torch.from_numpy(np.random.default_rng(seed).standard_normal((1, self.synth.z_dim)).astype(np.float32))
 
+    def set_z(self, z: torch.Tensor) -> None:
+        """A VAE model's z for the whole image (undo takes it back)."""
+        if not self.synth.z_dim:
+            raise ValueError("this model has no VAE (z_dim 0): its style comes from the map alone")
+        self.canvas.history.push(StyleZChange(self))
+        self.z = z
+
     def set_z_from_photo(self, photo: torch.Tensor) -> None:
-        """The VAE's z of a reference photo [1, 3, H, W] in [-1, 1]."""
-        self.z = self.synth.encode_style(photo)
+        """The VAE's z of a reference photo [1, 3, H, W] in [-1, 1] (its posterior mean)."""
+        self.set_z(self.synth.encode_style(photo))
 
     # ----------------------------------------------------------------- photos
     def _generate(self) -> np.ndarray:
@@ -101,6 +142,7 @@ class StudioSession:
         if not (self.canvas.instance == instance).any():
             raise ValueError(f"there is no instance {instance} on the canvas")
         start = time.perf_counter()
+        self.canvas.history.push(StyleChange(self, instance))  # undo takes a restyle back like an edit of the map
         if cluster is None:
             self.clusters.pop(instance, None)
             self.draws[instance] = self.draws.get(instance, 0) + 1

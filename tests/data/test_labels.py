@@ -42,3 +42,14 @@ def test_mismatches_that_would_store_wrong_ids_are_found():
     assert LabelConvention(10, ignore_index=5, offset=1).ignore_is_a_class  # class 4 would be lost
     assert "also class 4" in advice(range(0, 11), label_nc=10, ignore_index=5, offset=1)
     np.testing.assert_array_equal(LabelConvention(4, 200, store_ignore_as=255).apply(np.array([0, 200, 3])), [0, 255, 3])
+
+
+def test_to_file_inverts_apply_for_classes_and_the_unlabeled_value():
+    ade = LabelConvention(150, ignore_index=0, offset=1, store_ignore_as=255)
+    files = np.array([0, 1, 2, 150], dtype=np.int64)
+    assert np.array_equal(ade.to_file(ade.apply(files.copy())), files)
+    assert np.array_equal(ade.to_file(np.array([255, 0, 149])), [0, 1, 150])
+    spade = LabelConvention(151, ignore_index=0, offset=1, store_ignore_as=150)  # don't-care read as its last class
+    assert np.array_equal(spade.to_file(spade.apply(files.copy())), files)
+    same = LabelConvention(8)
+    assert np.array_equal(same.to_file(np.array([0, 7])), [0, 7])

@@ -11,16 +11,18 @@ pytest.importorskip("aiohttp", reason="the studio needs aiohttp (pip install hrg
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from hrgan.data.labels import LabelConvention  # noqa: E402
-from hrgan.studio.app import MAX_REQUEST_BYTES, Studio, label_png, make_app  # noqa: E402
+from hrgan.studio import library as library_module  # noqa: E402
+from hrgan.studio.app import MAX_REQUEST_BYTES, Studio, file_palette, label_png, make_app  # noqa: E402
 from hrgan.studio.canvas import disc_stroke  # noqa: E402
 from hrgan.studio.library import MapLibrary  # noqa: E402
 from tests.studio.conftest import LABEL_NC  # noqa: E402
 
 
-def run(synth, library, scenario):
+def run(synth, library, scenario, *, loopback=True):
     """Serve a studio on a free local port and run ``scenario(client)`` against it."""
     async def main():
-        async with TestClient(TestServer(make_app(Studio(synth, library, size=(64, 32))))) as client:
+        app = make_app(Studio(synth, library, size=(64, 32)), loopback=loopback)
+        async with TestClient(TestServer(app)) as client:
             return await scenario(client)
     return asyncio.run(main())
 
@@ -70,6 +72,10 @@ def test_a_style_change_on_an_object_changes_only_its_pixels(synth):
         assert response.status == 200
         changed = np.any(await image(client, base + "photo.png") != before, axis=2)
         assert changed.any() and not changed[instance != 5001].any()
+        highlight = await image(client, base + "selection.png?object=5001")  # the page's outline of the selection
+        assert highlight.shape == (32, 64, 4) and np.array_equal(highlight[..., 3] > 0, instance == 5001)
+        assert (highlight[instance == 5001][:, 0] == 255).sum() > 10  # a white edge
+        assert (await client.get(base + "selection.png")).status == 400
 
     run(synth, no_maps(), scenario)
 
@@ -110,7 +116,7 @@ def test_tabs_are_independent_and_bad_requests_are_refused(synth, tmp_path):
 def test_the_label_png_keeps_every_value_whatever_the_number_of_classes():
     values = np.array([[0, 5, 7, 15, 16, 255]], dtype=np.int64)  # 8 classes and 255 unlabeled: Pillow would pick 4 bits
     buffer = io.BytesIO()
-    label_png(values, np.zeros((8, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    label_png(values, file_palette(np.zeros((8, 3), dtype=np.uint8), LabelConvention(8))).save(buffer, format="PNG")
     assert np.array_equal(np.array(Image.open(io.BytesIO(buffer.getvalue()))), values)
 
 
@@ -122,3 +128,123 @@ def test_a_cityscapes_folder_offers_each_frame_once_with_its_label_and_instance_
     assert library.names() == ["aachen_000000_000019"]
     label, instance = library.open("aachen_000000_000019")
     assert set(np.unique(label)) == {7} and set(np.unique(instance)) == {26001}
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_restyles_are_undone_like_edits_and_new_objects_never_reuse_an_id(synth):
+    async def scenario(client):
+        session = await (await client.post("/api/session", json={"fill": 0})).json()
+        base = f"/api/session/{session['id']}/"
+        brush = {"op": "brush", "points": [[20, 16]], "radius": 6, "class": 5, "new_object": True}
+        await client.post(base + "edit", json=brush)
+        before = await image(client, base + "photo.png")
+        found = await (await client.get(base + "object", params={"x": 20, "y": 16})).json()
+        await client.post(base + "edit", json={"op": "restyle", "object": 5001, "cluster": (found["cluster"] + 1) % 4})
+        assert not np.array_equal(await image(client, base + "photo.png"), before)
+        state = await (await client.post(base + "edit", json={"op": "undo"})).json()
+        assert np.array_equal(await image(client, base + "photo.png"), before) and state["can_redo"]
+        assert (await (await client.get(base + "object", params={"x": 20, "y": 16})).json())["cluster"] == found["cluster"]
+        await client.post(base + "edit", json={"op": "redo"})
+        restyled = await (await client.get(base + "object", params={"x": 20, "y": 16})).json()
+        assert restyled["cluster"] == (found["cluster"] + 1) % 4
+        await client.post(base + "edit", json={"op": "delete", "object": 5001})
+        await client.post(base + "edit", json=brush)  # a new object where the deleted one was: a new id, its own style
+        assert (await (await client.get(base + "object", params={"x": 20, "y": 16})).json())["object"] == 5002
+
+    run(synth, no_maps(), scenario)
+
+
+def test_a_vae_model_takes_a_random_z_or_a_reference_photos_style_undoably(vae_synth, synth):
+    async def scenario(client):
+        info = await (await client.get("/api/info")).json()
+        assert info["z_dim"] == 8 and info["style_photo"] and not info["styles"]
+        session = await (await client.post("/api/session", json={"fill": 2})).json()
+        base = f"/api/session/{session['id']}/"
+        first = await image(client, base + "photo.png")
+        await client.post(base + "edit", json={"op": "z", "seed": 1})
+        second = await image(client, base + "photo.png")
+        assert not np.array_equal(first, second)
+        gradient = np.broadcast_to(np.linspace(0, 255, 64, dtype=np.uint8)[None, :, None], (32, 64, 3)).copy()
+        response = await client.post(base + "style-photo", data=png_bytes(gradient), headers={"Content-Type": "image/png"})
+        assert response.status == 200 and (await response.json())["seconds"] > 0
+        third = await image(client, base + "photo.png")
+        assert not np.array_equal(third, second)
+        await client.post(base + "edit", json={"op": "undo"})
+        assert np.array_equal(await image(client, base + "photo.png"), second)
+        await client.post(base + "edit", json={"op": "undo"})
+        assert np.array_equal(await image(client, base + "photo.png"), first)
+        broken = await client.post(base + "style-photo", data=b"\x89PNG not really", headers={"Content-Type": "image/png"})
+        assert broken.status == 400 and "the reference photo" in await broken.text()
+        as_text = await client.post(base + "style-photo", data=png_bytes(gradient), headers={"Content-Type": "text/plain"})
+        assert as_text.status == 415
+
+    run(vae_synth, no_maps(), scenario)
+
+    async def no_vae(client):
+        session = await (await client.post("/api/session", json={"fill": 2})).json()
+        response = await client.post(f"/api/session/{session['id']}/style-photo", data=png_bytes(np.zeros((8, 8, 3), np.uint8)),
+                                     headers={"Content-Type": "image/png"})
+        assert response.status == 400 and "no VAE" in await response.text()
+
+    run(synth, no_maps(), no_vae)
+
+
+def test_other_hosts_and_origins_are_refused_while_listening_on_loopback(synth):
+    async def scenario(client):
+        assert (await client.get("/api/info")).status == 200
+        rebound = await client.get("/api/info", headers={"Host": "attacker.example:8765"})
+        assert rebound.status == 403 and "attacker.example" in await rebound.text()
+        assert (await client.get("/api/info", headers={"Host": "localhost:8765"})).status == 200
+        cross = await client.post("/api/session", json={"fill": 0}, headers={"Origin": "http://attacker.example"})
+        assert cross.status == 403
+        same = await client.post("/api/session", json={"fill": 0}, headers={"Origin": f"http://127.0.0.1:{client.port}"})
+        assert same.status == 200
+
+    run(synth, no_maps(), scenario)
+
+    async def exposed(client):  # listening on a LAN address (hrgan studio --host 0.0.0.0): any Host is fine
+        assert (await client.get("/api/info", headers={"Host": "gpu-box.lan:8765"})).status == 200
+        assert (await client.post("/api/session", json={"fill": 0}, headers={"Host": "gpu-box.lan:8765",
+                                                                               "Origin": "http://attacker.example"})).status == 403
+
+    run(synth, no_maps(), exposed, loopback=False)
+
+
+def test_the_label_map_downloads_in_the_files_numbering(synth, tmp_path):
+    """Files numbering class k as k + 1 (ADE20K's): what was opened comes back as it was, edits in that numbering."""
+    (tmp_path / "labels").mkdir()
+    values = np.array([[3, 1, 2, 8]], dtype=np.uint8).repeat(8, axis=0).repeat(16, axis=1)  # classes 2, 0, 1, 7
+    Image.fromarray(values).save(tmp_path / "labels" / "room.png")
+    library = MapLibrary(tmp_path / "labels", None, LabelConvention(LABEL_NC, offset=1))
+
+    async def scenario(client):
+        session = await (await client.post("/api/session", json={"map": "room"})).json()
+        base = f"/api/session/{session['id']}/"
+        assert np.array_equal(await image(client, base + "label.png"), values)
+        await client.post(base + "edit", json={"op": "fill", "x": 20, "y": 0, "class": 3})  # class 0's region -> class 3
+        painted = values.copy()
+        painted[values == 1] = 4
+        assert np.array_equal(await image(client, base + "label.png"), painted)
+        response = await client.get(base + "label.png")
+        palette = np.array(Image.open(io.BytesIO(await response.read())).getpalette()[:27]).reshape(9, 3)
+        assert np.array_equal(palette[1:], np.array(synth.palette, dtype=np.uint8))  # class k's colour at value k + 1
+
+    run(synth, library, scenario)
+
+
+def test_a_map_larger_than_the_studio_edits_is_refused_naming_the_file(synth, tmp_path, monkeypatch):
+    (tmp_path / "labels").mkdir()
+    Image.fromarray(np.zeros((32, 64), dtype=np.uint8)).save(tmp_path / "labels" / "huge.png")
+    monkeypatch.setattr(library_module, "MAX_MAP_PIXELS", 1000)
+    library = MapLibrary(tmp_path / "labels", None, LabelConvention(LABEL_NC))
+
+    async def scenario(client):
+        response = await client.post("/api/session", json={"map": "huge"})
+        assert response.status == 400 and "huge.png: 64x32 is larger" in await response.text()
+
+    run(synth, library, scenario)

@@ -34,10 +34,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def studio(synth, tmp_path_factory):
-    """``hrgan studio`` as a user starts it, on the tests' small model with styles; its address."""
+def studio(demo_sized_synth, tmp_path_factory):
+    """``hrgan studio`` as a user starts it, on a demo-sized model with styles; its address."""
     folder = tmp_path_factory.mktemp("studio")
-    save_export(folder / "export.pt", synth.export)
+    save_export(folder / "export.pt", demo_sized_synth.export)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "hrgan.cli", "studio", "--checkpoint", str(folder / "export.pt"),
                                 "--port", str(port), "--device", "cpu"], stdout=subprocess.DEVNULL,
@@ -74,14 +74,14 @@ def test_paint_undo_and_restyle_in_chromium(studio):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         except sync_api.Error as error:  # e.g. a Chromium this Playwright client cannot drive
             pytest.skip(f"Chromium at {CHROMIUM} does not start under Playwright: {str(error).splitlines()[0]}")
-        page = browser.new_page(viewport={"width": 1100, "height": 600})
+        page = browser.new_page(viewport={"width": 1400, "height": 700})
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(studio)
         page.wait_for_function("document.getElementById('paint').dataset.ready", timeout=30000)
         label_before, photo_before = download(page, "dl_label"), download(page, "dl_photo")
 
-        page.click("text=5 car")  # class 5, a stroke across the middle of the 64x32 canvas
+        page.click("text=5 car")  # class 5, a stroke across the middle of the canvas (256x128, drawn at 512x256)
         box = page.locator("#paint").bounding_box()
         stamp = page.locator("#dl_photo").get_attribute("href")
         page.mouse.move(box["x"] + 100, box["y"] + 160)

@@ -67,3 +67,35 @@ def test_undo_and_redo_restore_the_maps_bit_for_bit_and_erase_needs_an_unlabeled
     assert not canvas.can_redo
     with pytest.raises(ValueError, match="no unlabeled value"):
         Canvas.blank(4, 4, fill=0, label_nc=2).erase(np.ones((4, 4), dtype=bool))
+
+
+def test_history_keeps_only_the_changed_box_within_its_byte_budget():
+    canvas = Canvas.blank(200, 100, fill=0, label_nc=4, max_bytes=50_000)
+    canvas.brush([(10, 10)], radius=2, cls=1)
+    assert canvas.history.nbytes <= 2 * 5 * 5  # a 5x5 box of uint8 labels and instance ids, not two 200x100 maps
+    full = np.ones((100, 200), dtype=bool)
+    for cls in (2, 3, 1, 2):  # each full-map edit keeps 2 x 20,000 bytes: one fits 50,000
+        canvas.paint(full, cls)
+    assert canvas.history.nbytes <= 50_000
+    undone = 0
+    while canvas.can_undo:
+        canvas.undo()
+        undone += 1
+    assert undone == 1 and (canvas.label == 1).all()  # one full edit back: the newest is kept, older ones dropped
+    canvas.redo()
+    assert (canvas.label == 2).all()
+    one_big = Canvas.blank(200, 100, fill=0, label_nc=4, max_bytes=10)
+    one_big.paint(full, 3)  # over the budget on its own: still undoable
+    one_big.undo()
+    assert (one_big.label == 0).all()
+
+
+def test_an_object_id_is_never_given_twice_and_an_empty_edit_is_not_remembered():
+    canvas = Canvas.blank(40, 20, fill=0, label_nc=30)
+    first = canvas.brush([(10, 10)], radius=3, cls=26, new_object=True)
+    canvas.delete_object(first)
+    canvas.undo()
+    canvas.undo()  # the object is gone and undone: its id stays spent
+    assert canvas.brush([(10, 10)], radius=3, cls=26, new_object=True) == first + 1
+    fresh = Canvas.blank(40, 20, fill=0, label_nc=30)
+    assert fresh.paint(np.zeros((20, 40), dtype=bool), 2) is None and not fresh.can_undo

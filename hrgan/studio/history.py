@@ -1,0 +1,97 @@
+"""Undo and redo for the studio: entries that swap what they hold with the live state, bounded in steps and bytes.
+
+An entry's ``swap()`` exchanges its stored state with the document's, so the same call undoes and redoes it;
+a map edit stores only the box it changed, in the smallest integer type that holds its values.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_STEPS = 50
+DEFAULT_BYTES = 64 << 20  # per canvas; 2048x1024 maps fill about ten full-map edits
+
+
+class Entry(Protocol):
+    nbytes: int
+
+    def swap(self) -> None: ...
+
+
+def compact(values: np.ndarray) -> np.ndarray:
+    """A copy of integer ``values`` in the smallest type that holds them."""
+    if not values.size:
+        return values.copy()
+    return values.astype(np.promote_types(np.min_scalar_type(int(values.min())), np.min_scalar_type(int(values.max()))))
+
+
+class Patch:
+    """The box of a set of arrays (same shape) that an edit is about to change, as it was before."""
+
+    def __init__(self, arrays: list[np.ndarray], box: tuple[slice, slice]) -> None:
+        self.arrays, self.box = arrays, box
+        self.saved = [compact(array[box]) for array in arrays]
+        self.nbytes = sum(saved.nbytes for saved in self.saved)
+
+    def swap(self) -> None:
+        live = [compact(array[self.box]) for array in self.arrays]
+        for array, saved in zip(self.arrays, self.saved, strict=True):
+            array[self.box] = saved
+        self.saved = live
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The smallest (rows, columns) box holding every True of a 2-D mask (an empty box for none)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return slice(0, 0), slice(0, 0)
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+class History:
+    """The undo and redo stacks: at most ``steps`` entries and about ``max_bytes`` (the newest entry is kept
+    whatever its size); a new entry clears redo."""
+
+    def __init__(self, *, steps: int = DEFAULT_STEPS, max_bytes: int = DEFAULT_BYTES) -> None:
+        if steps < 1:
+            raise ValueError(f"history must hold >= 1 step, got {steps}")
+        self.steps, self.max_bytes = steps, max_bytes
+        self._undo: list[Entry] = []
+        self._redo: list[Entry] = []
+
+    @property
+    def nbytes(self) -> int:
+        return sum(entry.nbytes for entry in self._undo + self._redo)
+
+    def push(self, entry: Entry) -> None:
+        """Remember an edit (call before making it, with the state it will change)."""
+        self._redo.clear()
+        self._undo.append(entry)
+        while len(self._undo) > 1 and (len(self._undo) > self.steps or self.nbytes > self.max_bytes):
+            self._undo.pop(0)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> None:
+        """Take the last edit back (``ValueError`` when there is none)."""
+        if not self._undo:
+            raise ValueError("nothing to undo")
+        entry = self._undo.pop()
+        entry.swap()
+        self._redo.append(entry)
+
+    def redo(self) -> None:
+        """Make the last undone edit again (``ValueError`` when there is none)."""
+        if not self._redo:
+            raise ValueError("nothing to redo")
+        entry = self._redo.pop()
+        entry.swap()
+        self._undo.append(entry)
