@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_check.py                          # on the GPU machine: runs/gpu_check/gpu_check.{json,log}
     python benchmarks/gpu_check.py --list                   # the steps, their commands and time limits
-    python benchmarks/gpu_check.py --device cpu --tiny      # the dry run that make test runs (tiny sizes, CPU)
+    python benchmarks/gpu_check.py --device cpu --tiny      # the dry run (tiny sizes, CPU); make test runs all but the compile step
     python benchmarks/fill_gpu_rows.py runs/gpu_check/gpu_check.json   # then: the GPU rows of BENCHMARKS.md
 
 Steps, in order, each a separate process with its own time limit (seconds on one H200, estimated

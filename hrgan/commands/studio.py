@@ -49,6 +49,9 @@ def build_parser():
     parser.add_argument("--labels", type=Path, help="folder of label maps to open (default: blank canvases only)")
     parser.add_argument("--instances", type=Path, help="folder of instance maps, paired with the labels by stem")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="another name the browser may use for this machine with --host (repeatable; its own names "
+                             "and addresses are always answered, other names are refused against DNS rebinding)")
     parser.add_argument("--port", type=port_number, default=8765, help="port, 0 for any free one (default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of random styles (default: %(default)s)")
     add_device(parser)
@@ -73,10 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if synth.label_nc == 0:
         return fail(PROG, f"{args.checkpoint} takes input images (label_nc 0): the studio edits label maps")
     size = synth.resolution or (256, 256)
-    loopback = is_loopback(args.host)
-    if not loopback:
+    if not is_loopback(args.host):
         warn(PROG, f"listening on {args.host}: anyone who can reach it can use the studio and its model (no login)")
-    app = make_app(Studio(synth, library, size=size, seed=args.seed), loopback=loopback)
+    app = make_app(Studio(synth, library, size=size, seed=args.seed), host=args.host, allowed_hosts=tuple(args.allow_host))
     try:
         asyncio.run(serve(app, args.host, args.port, f"{len(library.names())} maps, canvas {size[0]}x{size[1]}"))
     except OSError as error:  # the port is taken, the address is not this machine's, ...
@@ -95,9 +97,10 @@ async def serve(app, host: str, port: int, what: str) -> None:
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
-        bound = runner.addresses[0][1]
         shown = f"[{host}]" if ":" in host else host
-        print(f"{PROG}: http://{shown}:{bound}/  ({what}; Ctrl-C stops)", flush=True)
+        ports = sorted({address[1] for address in runner.addresses})  # one per address with --port 0 (IPv4 and IPv6)
+        urls = ", ".join(f"http://{shown}:{port}/" for port in ports)
+        print(f"{PROG}: {urls}  ({what}; Ctrl-C stops)", flush=True)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -12,9 +12,9 @@
 Edits carry map coordinates, never pixels: the server paints them, so the label map holds exactly the classes
 painted. The label map downloads in the files' numbering (what ``hrgan infer`` reads back as the same classes).
 Requests are limited in size (``MAX_REQUEST_BYTES``, ``MAX_PHOTO_BYTES``, ``MAX_POINTS``); sessions in number (the
-one used longest ago goes first); names of maps come from the listing and are never read as paths. Bound to a
-loopback address, the app answers only requests naming a loopback host (a page of another site whose name
-resolves to 127.0.0.1 is refused: DNS rebinding), and posts from another origin are refused.
+one used longest ago goes first); names of maps come from the listing and are never read as paths. Requests
+for a host name other than this machine's are refused (``answers``: a page of another site whose name was made
+to resolve to this machine, DNS rebinding), and posts from another origin.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import io
 import ipaddress
 import json
 import secrets
+import socket
 from collections import OrderedDict
 from importlib import resources
 
@@ -44,6 +45,7 @@ from hrgan.visualize import colorize_labels
 MAX_REQUEST_BYTES = 1 << 20  # an edit's JSON
 MAX_PHOTO_BYTES = 16 << 20  # a reference photo's file
 MAX_POINTS = 10_000
+MAX_STROKE_PIXELS = 50_000_000  # points x (2 radius + 1)^2: about a second of painting on 2 CPU cores
 MAX_RADIUS = 256
 MAX_SESSIONS = 16
 
@@ -91,21 +93,55 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def local_only(loopback: bool):
-    """A middleware: requests whose Host is not a loopback name are refused while the studio listens on a loopback
-    address (DNS rebinding); posts whose Origin is another host are refused always."""
+def host_names(host: str, allowed: tuple[str, ...] = ()) -> frozenset[str] | None:
+    """The Host names the studio answers when listening on ``host``: loopback names, and off loopback this
+    machine's names, the address it listens on and ``allowed`` (addresses are accepted as they are); lower case."""
+    if is_loopback(host):
+        return None  # is_loopback decides
+    names = {host, socket.gethostname(), socket.getfqdn(), *allowed}
+    return frozenset(name.lower().rstrip(".") for name in names if name)
+
+
+def answers(host: str, names: frozenset[str] | None) -> bool:
+    """Whether a request for ``host`` (the Host header's name) is one the studio answers (see ``host_names``)."""
+    if is_loopback(host):
+        return True
+    if names is None:
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True  # an address typed by the user: no name that another site could make resolve here
+    except ValueError:
+        return host.lower().rstrip(".") in names
+
+
+def local_only(names: frozenset[str] | None):
+    """A middleware: requests for a host the studio does not answer (``answers``) are refused, which stops another
+    site's page whose name was made to resolve to this machine (DNS rebinding); posts from another origin too."""
 
     @web.middleware
     async def guard(request: web.Request, handler):
-        host = request.url.host or ""
-        if loopback and not is_loopback(host):
-            raise web.HTTPForbidden(text=f"the studio answers this machine only, not a page of {host!r}")
+        try:
+            url = request.url
+            host = url.host or ""
+        except ValueError:  # a Host header that is no host
+            raise web.HTTPBadRequest(text="a malformed Host header") from None
+        if not answers(host, names):
+            raise web.HTTPForbidden(text=f"the studio answers this machine's names, not {host!r} "
+                                         "(hrgan studio --allow-host NAME adds a name)")
         origin = request.headers.get("Origin")
-        if request.method == "POST" and origin is not None and URL(origin).host != host:
+        if request.method == "POST" and origin is not None and not same_origin(origin, url):
             raise web.HTTPForbidden(text=f"posts from {origin} are refused")
         return await handler(request)
 
     return guard
+
+
+def same_origin(origin: str, url: URL) -> bool:
+    try:
+        return URL(origin).origin() == url.origin()
+    except ValueError:  # "null" and other opaque origins
+        return False
 
 
 def png(image: np.ndarray | Image.Image) -> web.Response:
@@ -184,52 +220,58 @@ class Studio:
             raise web.HTTPNotFound(text=f"no map called {body.get('map')!r}") from None
         except (ValueError, TypeError, OverflowError, OSError) as error:
             raise web.HTTPBadRequest(text=str(error)) from None
+        session = StudioSession(self.synth, canvas, seed=self.seed)
+        try:
+            async with self.lock:
+                render = await asyncio.to_thread(session.render)
+        except ValueError as error:  # e.g. label values the model cannot take
+            raise web.HTTPBadRequest(text=str(error)) from None
         session_id = secrets.token_hex(8)
-        self.sessions[session_id] = StudioSession(self.synth, canvas, seed=self.seed)
+        self.sessions[session_id] = session
         while len(self.sessions) > MAX_SESSIONS:
             self.sessions.popitem(last=False)
-        async with self.lock:
-            render = await asyncio.to_thread(self.sessions[session_id].render)
         height, width = canvas.label.shape
-        return web.json_response({"id": session_id, "width": width, "height": height, **self.state(self.sessions[session_id], render.seconds)})
+        return web.json_response({"id": session_id, "width": width, "height": height, **self.state(session, render.seconds)})
 
-    def _points(self, body: dict) -> list[tuple[float, float]]:
+    def _points(self, body: dict, radius: float) -> list[tuple[float, float]]:
         points = body.get("points") or []
         if not isinstance(points, list) or not points or len(points) > MAX_POINTS:
             raise ValueError(f"a stroke has 1 to {MAX_POINTS} points")
+        if len(points) * (2 * radius + 1) ** 2 > MAX_STROKE_PIXELS:  # the pixels its segments' windows cover
+            raise ValueError(f"a stroke of radius {radius:g} has at most {int(MAX_STROKE_PIXELS // (2 * radius + 1) ** 2)} "
+                             "points: send it in parts")
         return [(float(x), float(y)) for x, y in points]
 
-    def _edit(self, session: StudioSession, body: dict) -> float | None:
+    def _edit(self, session: StudioSession, body: dict) -> float:
+        """Make one edit of the request and render; the render's seconds."""
         canvas, op = session.canvas, body.get("op")
         if op in ("brush", "erase"):
             radius = float(body.get("radius", 4))
             if not 0 < radius <= MAX_RADIUS:
                 raise ValueError(f"radius must be in (0, {MAX_RADIUS}]")
+            points = self._points(body, radius)
             if op == "brush":
-                canvas.brush(self._points(body), radius, int(body["class"]), new_object=body.get("new_object") is True)
-            else:
-                canvas.erase(disc_stroke(*canvas.label.shape, self._points(body), radius))
-        elif op == "fill":
-            x, y = self._pixel(canvas, body)
-            canvas.fill(x, y, int(body["class"]))
-        elif op == "delete":
-            canvas.delete_object(int(body["object"]))
-        elif op == "undo":
-            canvas.undo()
-        elif op == "redo":
-            canvas.redo()
-        elif op == "restyle":
+                cls, new_object = int(body["class"]), body.get("new_object") is True
+                return session.apply(lambda c: c.brush(points, radius, cls, new_object=new_object)).seconds
+            return session.apply(lambda c: c.erase(disc_stroke(*c.label.shape, points, radius))).seconds
+        if op == "fill":
+            (x, y), cls = self._pixel(canvas, body), int(body["class"])
+            return session.apply(lambda c: c.fill(x, y, cls)).seconds
+        if op == "delete":
+            instance = int(body["object"])
+            return session.apply(lambda c: c.delete_object(instance)).seconds
+        if op == "undo":
+            return session.undo().seconds
+        if op == "redo":
+            return session.redo().seconds
+        if op == "restyle":
             cluster = body.get("cluster")
             if cluster is not None and int(cluster) < 0:
                 raise ValueError(f"cluster must be >= 0, got {cluster}")
             return session.restyle(int(body["object"]), None if cluster is None else int(cluster)).seconds
-        elif op == "z":
-            if not session.synth.z_dim:
-                raise ValueError("this model has no VAE (z_dim 0)")
-            session.set_z(session.random_z(int(body.get("seed", 0))))
-        else:
-            raise ValueError(f"unknown op {op!r}")
-        return session.render().seconds
+        if op == "z":
+            return session.set_z(session.random_z(int(body.get("seed", 0)))).seconds if session.synth.z_dim else _no_vae()
+        raise ValueError(f"unknown op {op!r}")
 
     @staticmethod
     def _pixel(canvas: Canvas, query) -> tuple[int, int]:
@@ -252,15 +294,14 @@ class Studio:
     async def style_photo(self, request: web.Request) -> web.Response:
         """A reference photo (the file's bytes, image/*): the VAE's z for the whole image becomes its style."""
         session = self.session(request)
-        if not request.content_type.startswith("image/"):
-            raise web.HTTPUnsupportedMediaType(text="send the photo's file as image/*")
+        if not request.content_type.startswith("image/") and request.content_type != "application/octet-stream":
+            raise web.HTTPUnsupportedMediaType(text="send the photo's file (image/*)")
         raw = await request.read()
 
         def encode() -> float:
             image = decode_image(raw, "the reference photo")
             height, width = session.canvas.label.shape
-            session.set_z_from_photo(photo_tensor(image, width, height))
-            return session.render().seconds
+            return session.set_z_from_photo(photo_tensor(image, width, height)).seconds
 
         try:
             async with self.lock:
@@ -288,12 +329,12 @@ class Studio:
         except (KeyError, ValueError):
             raise web.HTTPBadRequest(text="selection.png?object=INSTANCE_ID") from None
         async with self.lock:
-            return png(outline(session.canvas.instance == instance))
+            return await asyncio.to_thread(lambda: png(outline(session.canvas.instance == instance)))
 
     async def image(self, request: web.Request) -> web.Response:
         session, name = self.session(request), request.match_info["name"]
-        async with self.lock:  # not halfway through an edit (strokes paint in place)
-            return self._image(session, name)
+        async with self.lock:  # not halfway through an edit (strokes paint in place); PNG encoding off the event loop
+            return await asyncio.to_thread(self._image, session, name)
 
     def _image(self, session: StudioSession, name: str) -> web.Response:
         label, instance, photo = session.canvas.label, session.canvas.instance, session.photo
@@ -314,13 +355,17 @@ async def no_content(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _no_vae():
+    raise ValueError("this model has no VAE (z_dim 0)")
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
-def make_app(studio: Studio, *, loopback: bool = True) -> web.Application:
-    """The aiohttp application of a ``Studio``; ``loopback``: it listens on a loopback address (see ``local_only``)."""
-    app = web.Application(client_max_size=MAX_PHOTO_BYTES, middlewares=[local_only(loopback)])
+def make_app(studio: Studio, *, host: str = "127.0.0.1", allowed_hosts: tuple[str, ...] = ()) -> web.Application:
+    """The aiohttp application of a ``Studio`` listening on ``host`` (see ``host_names`` for ``allowed_hosts``)."""
+    app = web.Application(client_max_size=MAX_PHOTO_BYTES, middlewares=[local_only(host_names(host, allowed_hosts))])
     app.add_routes([
         web.get("/", studio.index),
         web.get("/favicon.ico", no_content),

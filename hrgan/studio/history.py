@@ -1,7 +1,8 @@
 """Undo and redo for the studio: entries that swap what they hold with the live state, bounded in steps and bytes.
 
 An entry's ``swap()`` exchanges its stored state with the document's, so the same call undoes and redoes it;
-a map edit stores only the box it changed, in the smallest integer type that holds its values.
+a map edit stores only the box it changed, in the smallest integer type that holds its values. An entry may
+also carry the photo shown before it (``attach_photo``), which undo brings back exactly as it was.
 """
 
 from __future__ import annotations
@@ -16,24 +17,31 @@ DEFAULT_BYTES = 64 << 20  # per canvas; 2048x1024 maps fill about ten full-map e
 
 class Entry(Protocol):
     nbytes: int
+    photo: np.ndarray | None  # the photo on the other side of this step (see History.attach_photo)
 
     def swap(self) -> None: ...
 
 
 def compact(values: np.ndarray) -> np.ndarray:
-    """A copy of integer ``values`` in the smallest type that holds them."""
+    """A copy of integer ``values`` in the smallest integer type that holds them."""
     if not values.size:
         return values.copy()
-    return values.astype(np.promote_types(np.min_scalar_type(int(values.min())), np.min_scalar_type(int(values.max()))))
+    dtype = np.promote_types(np.min_scalar_type(int(values.min())), np.min_scalar_type(int(values.max())))
+    return values.astype(dtype if np.issubdtype(dtype, np.integer) else np.int64)  # int64 with uint64 promotes to float
 
 
 class Patch:
     """The box of a set of arrays (same shape) that an edit is about to change, as it was before."""
 
+    photo = None
+
     def __init__(self, arrays: list[np.ndarray], box: tuple[slice, slice]) -> None:
         self.arrays, self.box = arrays, box
         self.saved = [compact(array[box]) for array in arrays]
-        self.nbytes = sum(saved.nbytes for saved in self.saved)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(saved.nbytes for saved in self.saved)
 
     def swap(self) -> None:
         live = [compact(array[self.box]) for array in self.arrays]
@@ -63,12 +71,25 @@ class History:
 
     @property
     def nbytes(self) -> int:
-        return sum(entry.nbytes for entry in self._undo + self._redo)
+        return sum(entry.nbytes + (entry.photo.nbytes if entry.photo is not None else 0) for entry in self._undo + self._redo)
+
+    @property
+    def last(self) -> Entry | None:
+        """The entry undo would take back next."""
+        return self._undo[-1] if self._undo else None
 
     def push(self, entry: Entry) -> None:
         """Remember an edit (call before making it, with the state it will change)."""
         self._redo.clear()
         self._undo.append(entry)
+        self._trim()
+
+    def attach_photo(self, photo: np.ndarray) -> None:
+        """Let the last entry bring back ``photo`` (the one shown before it) when it is undone."""
+        self._undo[-1].photo = photo
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._undo) > 1 and (len(self._undo) > self.steps or self.nbytes > self.max_bytes):
             self._undo.pop(0)
 
@@ -80,18 +101,27 @@ class History:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
-    def undo(self) -> None:
-        """Take the last edit back (``ValueError`` when there is none)."""
+    def undo(self) -> Entry:
+        """Take the last edit back and return its entry (``ValueError`` when there is none)."""
         if not self._undo:
             raise ValueError("nothing to undo")
         entry = self._undo.pop()
         entry.swap()
         self._redo.append(entry)
+        return entry
 
-    def redo(self) -> None:
-        """Make the last undone edit again (``ValueError`` when there is none)."""
+    def revert(self) -> Entry:
+        """Take the last edit back and forget it (an edit that failed half way); returns its entry."""
+        entry = self._undo.pop()
+        entry.swap()
+        return entry
+
+    def redo(self) -> Entry:
+        """Make the last undone edit again and return its entry (``ValueError`` when there is none)."""
         if not self._redo:
             raise ValueError("nothing to redo")
         entry = self._redo.pop()
         entry.swap()
         self._undo.append(entry)
+        self._trim()  # an entry may have grown (a map's ids before and after can differ in type)
+        return entry

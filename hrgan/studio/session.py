@@ -3,12 +3,14 @@
 Styles stay put between edits: an object without a chosen cluster draws one from (seed, its instance id),
 so painting elsewhere does not re-roll it. A style change regenerates the photo and keeps it only inside
 that object (the rest of the photo stays as it was); an edit of the maps regenerates the whole photo.
-Style changes (an object's cluster, a VAE's z) share the canvas's undo history with the edits of the maps.
+Style changes (an object's cluster, a VAE's z) share the canvas's undo history with the edits of the maps,
+and every step remembers the photo shown before it: undo and redo bring photos back as they were shown.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +25,7 @@ from hrgan.visualize import image_to_uint8
 class StyleChange:
     """An undo entry: one object's chosen cluster and draw count as they were before a restyle."""
 
-    nbytes = 64
+    nbytes, photo = 64, None
 
     def __init__(self, session: StudioSession, instance: int) -> None:
         self.session, self.instance = session, instance
@@ -44,6 +46,8 @@ class StyleChange:
 
 class StyleZChange:
     """An undo entry: a VAE model's z as it was before it changed."""
+
+    photo = None
 
     def __init__(self, session: StudioSession) -> None:
         self.session, self.saved = session, session.z
@@ -111,16 +115,20 @@ class StudioSession:
         """A VAE's z [1, z_dim] ~ N(0, 1) from ``seed``."""
         return torch.from_numpy(np.random.default_rng(seed).standard_normal((1, self.synth.z_dim)).astype(np.float32))
 
-    def set_z(self, z: torch.Tensor) -> None:
-        """A VAE model's z for the whole image (undo takes it back)."""
+    def set_z(self, z: torch.Tensor) -> Render:
+        """A VAE model's z for the whole image, and the photo with it (undo takes it back)."""
         if not self.synth.z_dim:
             raise ValueError("this model has no VAE (z_dim 0): its style comes from the map alone")
-        self.canvas.history.push(StyleZChange(self))
-        self.z = z
 
-    def set_z_from_photo(self, photo: torch.Tensor) -> None:
-        """The VAE's z of a reference photo [1, 3, H, W] in [-1, 1] (its posterior mean)."""
-        self.set_z(self.synth.encode_style(photo))
+        def change(canvas: Canvas) -> None:
+            canvas.history.push(StyleZChange(self))
+            self.z = z
+
+        return self.apply(change)
+
+    def set_z_from_photo(self, photo: torch.Tensor) -> Render:
+        """The VAE's z of a reference photo [1, 3, H, W] in [-1, 1] (its posterior mean), and the photo with it."""
+        return self.set_z(self.synth.encode_style(photo))
 
     # ----------------------------------------------------------------- photos
     def _generate(self) -> np.ndarray:
@@ -135,6 +143,44 @@ class StudioSession:
         self.photo = self._generate()
         return Render(self.photo, time.perf_counter() - start)
 
+    def apply(self, edit: Callable[[Canvas], object]) -> Render:
+        """Make ``edit`` (a change of the canvas, or of a style through the history) and render the photo; undo
+        brings back the photo shown before. If the render fails the edit is taken back, and the error raised."""
+        history, shown = self.canvas.history, self.photo
+        before = history.last
+        edit(self.canvas)
+        if history.last is before:  # nothing changed (an empty stroke)
+            return Render(shown, 0.0) if shown is not None else self.render()
+        if shown is not None:
+            history.attach_photo(shown)
+        try:
+            return self.render()
+        except Exception:
+            self._revert()
+            raise
+
+    def undo(self) -> Render:
+        """Take the last step back, with the photo shown before it (``ValueError``: nothing to undo)."""
+        return self._step(self.canvas.history.undo)
+
+    def redo(self) -> Render:
+        """Make the last undone step again, with the photo it made (``ValueError``: nothing to redo)."""
+        return self._step(self.canvas.history.redo)
+
+    def _revert(self) -> None:
+        """Take back the step whose photo failed, as if it had never been made."""
+        entry = self.canvas.history.revert()
+        if entry.photo is not None:
+            self.photo = entry.photo
+
+    def _step(self, move: Callable[[], object]) -> Render:
+        start = time.perf_counter()
+        entry = move()
+        if entry.photo is None:
+            return self.render()
+        entry.photo, self.photo = self.photo, entry.photo
+        return Render(self.photo, time.perf_counter() - start)
+
     def restyle(self, instance: int, cluster: int | None) -> Render:
         """Give an object cluster ``cluster`` (None: a new random draw); only its pixels of the photo change."""
         if not self.has_styles:
@@ -142,13 +188,19 @@ class StudioSession:
         if not (self.canvas.instance == instance).any():
             raise ValueError(f"there is no instance {instance} on the canvas")
         start = time.perf_counter()
-        self.canvas.history.push(StyleChange(self, instance))  # undo takes a restyle back like an edit of the map
+        previous = self.photo if self.photo is not None else self._generate()
+        history = self.canvas.history
+        history.push(StyleChange(self, instance))  # undo takes a restyle back like an edit of the map
+        history.attach_photo(previous)
         if cluster is None:
             self.clusters.pop(instance, None)
             self.draws[instance] = self.draws.get(instance, 0) + 1
         else:
             self.clusters[instance] = cluster
-        previous = self.photo if self.photo is not None else self._generate()
         mask = self.canvas.instance == instance
-        self.photo = np.where(mask[..., None], self._generate(), previous)
+        try:
+            self.photo = np.where(mask[..., None], self._generate(), previous)
+        except Exception:
+            self._revert()
+            raise
         return Render(self.photo, time.perf_counter() - start)

@@ -18,10 +18,15 @@ def run(*args, cwd=REPO):
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
 
 
+# Compiling with inductor on 2 CPU cores takes about 100 s, half the dry run; compiled training on the CPU is
+# tested in tests/training/test_speed.py, so the dry run leaves the compile step out.
+DRY_STEPS = [name for name in STEP_NAMES if name != "step_1024_compile"]
+
+
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
-    done = run("benchmarks/gpu_check.py", "--device", "cpu", "--tiny", "--out", str(out))
+    done = run("benchmarks/gpu_check.py", "--device", "cpu", "--tiny", "--out", str(out), "--only", *DRY_STEPS)
     return out, done
 
 
@@ -29,13 +34,12 @@ def test_the_dry_run_runs_every_step_and_records_its_figures(dry_run):
     out, done = dry_run
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     report = json.loads((out / "gpu_check.json").read_text())
-    assert [s["name"] for s in report["steps"]] == list(STEP_NAMES)
+    assert [s["name"] for s in report["steps"]] == DRY_STEPS and len(DRY_STEPS) == len(STEP_NAMES) - 1
     assert all(s["status"] == "ok" for s in report["steps"]), [(s["name"], s.get("error")) for s in report["steps"]]
     assert report["meta"]["tiny"] and report["meta"]["torch"] and report["meta"]["date"]
     steps = {s["name"]: s for s in report["steps"]}
     assert steps["gpu_tests"]["result"]["skipped"] >= 5  # no CUDA here: every gpu test is collected and skipped
     assert steps["step_1024"]["result"]["ours"]["img_per_s"] > 0
-    assert steps["step_1024_compile"]["result"]["config"]["compile"] is True
     assert steps["step_2048_ac"]["result"]["config"]["activation_checkpointing"] is True
     assert {r["batch"] for r in steps["memory_2048"]["result"]["rows"] if "batch" in r} == {1, 2}
     assert {(r["size"], r["precision"]) for r in steps["inference"]["result"]} == {("128x64", "32"), ("128x64", "bf16")}
@@ -43,7 +47,7 @@ def test_the_dry_run_runs_every_step_and_records_its_figures(dry_run):
     assert steps["instance_pool"]["result"]["speedup"] > 0
     assert all(s["wall_s"] <= s["limit_s"] for s in report["steps"])
     log = (out / "gpu_check.log").read_text()
-    assert all(f"===== {name}:" in log for name in STEP_NAMES)
+    assert all(f"===== {name}:" in log for name in DRY_STEPS)
 
 
 def test_fill_gpu_rows_writes_the_section_and_refuses_a_dry_run_without_allow_cpu(dry_run, tmp_path):

@@ -5,12 +5,17 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 pytest.importorskip("aiohttp", reason="the studio needs aiohttp (pip install hrgan[studio])")
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
+from hrgan.artifacts import make_export  # noqa: E402
+from hrgan.data.classes import load_classes  # noqa: E402
 from hrgan.data.labels import LabelConvention  # noqa: E402
+from hrgan.inference.synthesizer import Synthesizer  # noqa: E402
+from hrgan.models import GlobalGenerator  # noqa: E402
 from hrgan.studio import library as library_module  # noqa: E402
 from hrgan.studio.app import MAX_REQUEST_BYTES, Studio, file_palette, label_png, make_app  # noqa: E402
 from hrgan.studio.canvas import disc_stroke  # noqa: E402
@@ -18,10 +23,11 @@ from hrgan.studio.library import MapLibrary  # noqa: E402
 from tests.studio.conftest import LABEL_NC  # noqa: E402
 
 
-def run(synth, library, scenario, *, loopback=True):
-    """Serve a studio on a free local port and run ``scenario(client)`` against it."""
+def run(synth, library, scenario, **listening):
+    """Serve a studio on a free local port and run ``scenario(client)`` against it (``listening``: make_app's host
+    and allowed_hosts, as if it listened there)."""
     async def main():
-        app = make_app(Studio(synth, library, size=(64, 32)), loopback=loopback)
+        app = make_app(Studio(synth, library, size=(64, 32)), **listening)
         async with TestClient(TestServer(app)) as client:
             return await scenario(client)
     return asyncio.run(main())
@@ -194,25 +200,80 @@ def test_a_vae_model_takes_a_random_z_or_a_reference_photos_style_undoably(vae_s
     run(synth, no_maps(), no_vae)
 
 
-def test_other_hosts_and_origins_are_refused_while_listening_on_loopback(synth):
+def test_other_hosts_and_origins_are_refused(synth):
     async def scenario(client):
         assert (await client.get("/api/info")).status == 200
         rebound = await client.get("/api/info", headers={"Host": "attacker.example:8765"})
         assert rebound.status == 403 and "attacker.example" in await rebound.text()
-        assert (await client.get("/api/info", headers={"Host": "localhost:8765"})).status == 200
-        cross = await client.post("/api/session", json={"fill": 0}, headers={"Origin": "http://attacker.example"})
-        assert cross.status == 403
-        same = await client.post("/api/session", json={"fill": 0}, headers={"Origin": f"http://127.0.0.1:{client.port}"})
-        assert same.status == 200
+        for host in ("localhost:8765", "[::1]:8765", "127.0.0.2"):
+            assert (await client.get("/api/info", headers={"Host": host})).status == 200, host
+        for malformed in ("[::1:8765", "[::1:P", "a b"):  # refused, not a 500
+            assert (await client.get("/api/info", headers={"Host": malformed})).status in (400, 403), malformed
+        same = f"http://127.0.0.1:{client.port}"
+        for origin in ("http://attacker.example", "null", f"http://127.0.0.1:{client.port + 1}", f"https://127.0.0.1:{client.port}"):
+            assert (await client.post("/api/session", json={"fill": 0}, headers={"Origin": origin})).status == 403, origin
+        assert (await client.post("/api/session", json={"fill": 0}, headers={"Origin": same})).status == 200
 
     run(synth, no_maps(), scenario)
 
-    async def exposed(client):  # listening on a LAN address (hrgan studio --host 0.0.0.0): any Host is fine
-        assert (await client.get("/api/info", headers={"Host": "gpu-box.lan:8765"})).status == 200
+    async def exposed(client):  # hrgan studio --host 0.0.0.0 --allow-host gpu-box.lan
+        for host in ("gpu-box.lan:8765", "192.168.1.20:8765", "[fe80::1]:8765", "localhost"):
+            assert (await client.get("/api/info", headers={"Host": host})).status == 200, host
+        assert (await client.get("/api/info", headers={"Host": "attacker.example:8765"})).status == 403
         assert (await client.post("/api/session", json={"fill": 0}, headers={"Host": "gpu-box.lan:8765",
                                                                                "Origin": "http://attacker.example"})).status == 403
 
-    run(synth, no_maps(), exposed, loopback=False)
+    run(synth, no_maps(), exposed, host="0.0.0.0", allowed_hosts=("gpu-box.lan",))
+
+
+def test_undo_brings_back_the_photos_as_they_were_shown(synth):
+    """Two restyles, then undo twice and redo twice: each photo as it was (a restyle composites, so re-rendering
+    would not give the photo that was shown)."""
+    async def scenario(client):
+        session = await (await client.post("/api/session", json={"fill": 0})).json()
+        base = f"/api/session/{session['id']}/"
+        for x in (16, 46):
+            await client.post(base + "edit", json={"op": "brush", "points": [[x, 16]], "radius": 6, "class": 5, "new_object": True})
+        shown = [await image(client, base + "photo.png")]
+        for instance, x in ((5001, 16), (5002, 46)):
+            found = await (await client.get(base + "object", params={"x": x, "y": 16})).json()
+            await client.post(base + "edit", json={"op": "restyle", "object": instance, "cluster": (found["cluster"] + 1) % 4})
+            shown.append(await image(client, base + "photo.png"))
+        assert not np.array_equal(shown[1], shown[2])
+        for expected in (shown[1], shown[0]):
+            await client.post(base + "edit", json={"op": "undo"})
+            assert np.array_equal(await image(client, base + "photo.png"), expected)
+        for expected in (shown[1], shown[2]):
+            await client.post(base + "edit", json={"op": "redo"})
+            assert np.array_equal(await image(client, base + "photo.png"), expected)
+
+    run(synth, no_maps(), scenario)
+
+
+def test_erase_writes_the_unlabeled_value_and_a_stroke_too_big_to_paint_is_refused(tmp_path):
+    torch.manual_seed(0)
+    generator = GlobalGenerator(in_channels=LABEL_NC + 1, ngf=4, n_downsample=2, n_blocks=1)
+    export = make_export(generator=generator, encoder=None, label_nc=LABEL_NC, ignore_index=255, use_instance_edges=True,
+                         feat_num=0, n_active_enhancers=0, classes=load_classes("synthetic", LABEL_NC), resolution=(64, 32))
+    synth = Synthesizer(export)
+
+    async def scenario(client):
+        info = await (await client.get("/api/info")).json()
+        assert info["unlabeled"] == 255
+        session = await (await client.post("/api/session", json={"fill": 3})).json()
+        base = f"/api/session/{session['id']}/"
+        before = await image(client, base + "photo.png")
+        response = await client.post(base + "edit", json={"op": "erase", "points": [[20, 16], [40, 16]], "radius": 4})
+        assert response.status == 200
+        mask = disc_stroke(32, 64, [(20, 16), (40, 16)], 4)
+        label = await image(client, base + "label.png")
+        assert set(np.unique(label[mask])) == {255} and set(np.unique(label[~mask])) == {3}
+        assert np.any(await image(client, base + "photo.png") != before, axis=2)[mask].any()
+        huge = {"op": "brush", "points": [[1, 1]] * 1000, "radius": 200, "class": 2}
+        refused = await client.post(base + "edit", json=huge)
+        assert refused.status == 400 and "send it in parts" in await refused.text()
+
+    run(synth, MapLibrary(None, None, synth.file_convention()), scenario)
 
 
 def test_the_label_map_downloads_in_the_files_numbering(synth, tmp_path):
