@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         return fail(PROG, "the studio needs aiohttp: pip install 'hrgan[studio]'")
     from hrgan.inference.synthesizer import Synthesizer
-    from hrgan.studio.app import Studio, is_loopback, make_app
+    from hrgan.studio.app import Studio, make_app
+    from hrgan.studio.security import is_loopback
     from hrgan.studio.library import MapLibrary
 
     try:

@@ -21,24 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import io
-import ipaddress
 import json
 import secrets
-import socket
 from collections import OrderedDict
 from importlib import resources
 
 import numpy as np
+import torch
 from aiohttp import web
 from PIL import Image
-from yarl import URL
 
+from hrgan.conditioning import instance_edges
 from hrgan.data.images import decode_image
 from hrgan.data.labels import LabelConvention
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.pixels import photo_tensor
-from hrgan.studio.canvas import Canvas, disc_stroke
+from hrgan.studio import fields
+from hrgan.studio.canvas import OBJECT_ID_STEP, Canvas, disc_stroke
 from hrgan.studio.library import MapLibrary
+from hrgan.studio.security import host_names, local_only
 from hrgan.studio.session import StudioSession
 from hrgan.visualize import colorize_labels
 
@@ -83,67 +84,6 @@ def outline(mask: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def is_loopback(host: str) -> bool:
-    """A name or address of this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def host_names(host: str, allowed: tuple[str, ...] = ()) -> frozenset[str] | None:
-    """The Host names the studio answers when listening on ``host``: loopback names, and off loopback this
-    machine's names, the address it listens on and ``allowed`` (addresses are accepted as they are); lower case."""
-    if is_loopback(host):
-        return None  # is_loopback decides
-    names = {host, socket.gethostname(), socket.getfqdn(), *allowed}
-    return frozenset(name.lower().rstrip(".") for name in names if name)
-
-
-def answers(host: str, names: frozenset[str] | None) -> bool:
-    """Whether a request for ``host`` (the Host header's name) is one the studio answers (see ``host_names``)."""
-    if is_loopback(host):
-        return True
-    if names is None:
-        return False
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True  # an address typed by the user: no name that another site could make resolve here
-    except ValueError:
-        return host.lower().rstrip(".") in names
-
-
-def local_only(names: frozenset[str] | None):
-    """A middleware: requests for a host the studio does not answer (``answers``) are refused, which stops another
-    site's page whose name was made to resolve to this machine (DNS rebinding); posts from another origin too."""
-
-    @web.middleware
-    async def guard(request: web.Request, handler):
-        try:
-            url = request.url
-            host = url.host or ""
-        except ValueError:  # a Host header that is no host
-            raise web.HTTPBadRequest(text="a malformed Host header") from None
-        if not answers(host, names):
-            raise web.HTTPForbidden(text=f"the studio answers this machine's names, not {host!r} "
-                                         "(hrgan studio --allow-host NAME adds a name)")
-        origin = request.headers.get("Origin")
-        if request.method == "POST" and origin is not None and not same_origin(origin, url):
-            raise web.HTTPForbidden(text=f"posts from {origin} are refused")
-        return await handler(request)
-
-    return guard
-
-
-def same_origin(origin: str, url: URL) -> bool:
-    try:
-        return URL(origin).origin() == url.origin()
-    except ValueError:  # "null" and other opaque origins
-        return False
-
-
 def png(image: np.ndarray | Image.Image) -> web.Response:
     buffer = io.BytesIO()
     (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, format="PNG")
@@ -182,7 +122,7 @@ class Studio:
             raise web.HTTPRequestEntityTooLarge(MAX_REQUEST_BYTES, len(raw), text=f"an edit is at most {MAX_REQUEST_BYTES} bytes")
         try:
             body = json.loads(raw, parse_constant=_refuse_constant)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             raise web.HTTPBadRequest(text="the body is not JSON") from None
         if not isinstance(body, dict):
             raise web.HTTPBadRequest(text="the body must be a JSON object")
@@ -203,6 +143,7 @@ class Studio:
             "styles": bool(self.synth.feat_num) and self.synth.styles is not None,
             "clusters": [int(c) for c in self.synth.styles.counts] if self.synth.styles is not None else [],
             "z_dim": self.synth.z_dim, "style_photo": bool(self.synth.z_dim) and self.synth.style_encoder is not None,
+            "max_stroke_pixels": MAX_STROKE_PIXELS,
         })
 
     async def create(self, request: web.Request) -> web.Response:
@@ -212,7 +153,7 @@ class Studio:
                 label, instance = self.library.open(str(body["map"]))
                 canvas = Canvas(label, instance, label_nc=self.synth.label_nc, unlabeled=self.unlabeled())
             else:
-                fill = int(body.get("fill", 0))
+                fill = fields.integer(body, "fill", 0)
                 if not 0 <= fill < self.synth.label_nc:
                     raise ValueError(f"class {fill} is not one of the model's 0..{self.synth.label_nc - 1}")
                 canvas = Canvas.blank(*self.size, fill=fill, label_nc=self.synth.label_nc, unlabeled=self.unlabeled())
@@ -233,49 +174,50 @@ class Studio:
         height, width = canvas.label.shape
         return web.json_response({"id": session_id, "width": width, "height": height, **self.state(session, render.seconds)})
 
-    def _points(self, body: dict, radius: float) -> list[tuple[float, float]]:
-        points = body.get("points") or []
-        if not isinstance(points, list) or not points or len(points) > MAX_POINTS:
-            raise ValueError(f"a stroke has 1 to {MAX_POINTS} points")
+    @staticmethod
+    def _stroke(body: dict) -> tuple[list[tuple[float, float]], float]:
+        """A stroke's points and radius, within what paints in about a second."""
+        radius = fields.number(body, "radius", 4)
+        if not 0 < radius <= MAX_RADIUS:
+            raise ValueError(f"'radius' must be in (0, {MAX_RADIUS}], got {radius:g}")
+        points = fields.points(body, MAX_POINTS)
         if len(points) * (2 * radius + 1) ** 2 > MAX_STROKE_PIXELS:  # the pixels its segments' windows cover
             raise ValueError(f"a stroke of radius {radius:g} has at most {int(MAX_STROKE_PIXELS // (2 * radius + 1) ** 2)} "
                              "points: send it in parts")
-        return [(float(x), float(y)) for x, y in points]
+        return points, radius
 
     def _edit(self, session: StudioSession, body: dict) -> float:
         """Make one edit of the request and render; the render's seconds."""
         canvas, op = session.canvas, body.get("op")
         if op in ("brush", "erase"):
-            radius = float(body.get("radius", 4))
-            if not 0 < radius <= MAX_RADIUS:
-                raise ValueError(f"radius must be in (0, {MAX_RADIUS}]")
-            points = self._points(body, radius)
+            points, radius = self._stroke(body)
             if op == "brush":
-                cls, new_object = int(body["class"]), body.get("new_object") is True
+                cls, new_object = fields.integer(body, "class"), body.get("new_object") is True
                 return session.apply(lambda c: c.brush(points, radius, cls, new_object=new_object)).seconds
             return session.apply(lambda c: c.erase(disc_stroke(*c.label.shape, points, radius))).seconds
         if op == "fill":
-            (x, y), cls = self._pixel(canvas, body), int(body["class"])
+            x, y = self._pixel(canvas, fields.integer(body, "x"), fields.integer(body, "y"))
+            cls = fields.integer(body, "class")
             return session.apply(lambda c: c.fill(x, y, cls)).seconds
         if op == "delete":
-            instance = int(body["object"])
+            instance = fields.integer(body, "object")
             return session.apply(lambda c: c.delete_object(instance)).seconds
         if op == "undo":
             return session.undo().seconds
         if op == "redo":
             return session.redo().seconds
         if op == "restyle":
-            cluster = body.get("cluster")
-            if cluster is not None and int(cluster) < 0:
-                raise ValueError(f"cluster must be >= 0, got {cluster}")
-            return session.restyle(int(body["object"]), None if cluster is None else int(cluster)).seconds
+            cluster = None if body.get("cluster") is None else fields.integer(body, "cluster")
+            if cluster is not None and cluster < 0:
+                raise ValueError(f"'cluster' must be >= 0, got {cluster}")
+            return session.restyle(fields.integer(body, "object"), cluster).seconds
         if op == "z":
-            return session.set_z(session.random_z(int(body.get("seed", 0)))).seconds if session.synth.z_dim else _no_vae()
+            seed = fields.integer(body, "seed", 0)
+            return session.set_z(session.random_z(seed)).seconds if session.synth.z_dim else _no_vae()
         raise ValueError(f"unknown op {op!r}")
 
     @staticmethod
-    def _pixel(canvas: Canvas, query) -> tuple[int, int]:
-        x, y = int(query["x"]), int(query["y"])
+    def _pixel(canvas: Canvas, x: int, y: int) -> tuple[int, int]:
         height, width = canvas.label.shape
         if not (0 <= x < width and 0 <= y < height):
             raise ValueError(f"({x}, {y}) is outside the {width}x{height} map")
@@ -287,7 +229,7 @@ class Studio:
         try:
             async with self.lock:  # edits and renders run off the event loop, one at a time: the model is shared
                 seconds = await asyncio.to_thread(self._edit, session, body)
-        except (ValueError, KeyError, TypeError, OverflowError) as error:
+        except (ValueError, OverflowError) as error:
             raise web.HTTPBadRequest(text=str(error)) from None
         return web.json_response(self.state(session, seconds))
 
@@ -313,8 +255,8 @@ class Studio:
     async def object(self, request: web.Request) -> web.Response:
         session = self.session(request)
         try:
-            x, y = self._pixel(session.canvas, request.query)
-        except (ValueError, KeyError, OverflowError) as error:
+            x, y = self._pixel(session.canvas, fields.query_integer(request.query, "x"), fields.query_integer(request.query, "y"))
+        except ValueError as error:
             raise web.HTTPBadRequest(text=str(error)) from None
         async with self.lock:
             instance = session.canvas.object_at(x, y)
@@ -325,9 +267,9 @@ class Studio:
     async def selection(self, request: web.Request) -> web.Response:
         session = self.session(request)
         try:
-            instance = int(request.query["object"])
-        except (KeyError, ValueError):
-            raise web.HTTPBadRequest(text="selection.png?object=INSTANCE_ID") from None
+            instance = fields.query_integer(request.query, "object")
+        except ValueError as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
         async with self.lock:
             return await asyncio.to_thread(lambda: png(outline(session.canvas.instance == instance)))
 
@@ -344,8 +286,12 @@ class Studio:
             if instance.max() > 65535:
                 raise web.HTTPBadRequest(text="instance ids above 65535 (classes past 65 with objects) do not fit a 16-bit PNG")
             return png(instance.astype(np.uint16))
-        if name == "labels_rgb":
-            return png(colorize_labels(label, self.palette))
+        if name == "labels_rgb":  # what the page shows: the classes' colours, objects' edges darker (touching cars apart)
+            view = colorize_labels(label, self.palette)
+            edges = instance_edges(torch.from_numpy(instance).unsqueeze(0))[0, 0].numpy().astype(bool)
+            edges &= instance >= OBJECT_ID_STEP
+            view[edges] = view[edges] // 2
+            return png(view)
         if name == "photo":
             return png(photo)
         raise web.HTTPNotFound()

@@ -125,9 +125,11 @@ class Canvas:
 
     def paint(self, mask: np.ndarray, cls: int, *, new_object: bool = False) -> int | None:
         """Class ``cls`` on ``mask``: a region of the class (its stuff id), or a new object; returns the instance
-        id (None: the mask is empty and nothing changed)."""
+        id (None: nothing changed, the mask being empty or already of that class)."""
         self._check_class(cls)
         instance = self.new_object_id(cls) if new_object else stuff_id(cls)
+        if not new_object and (self.label[mask] == cls).all() and (self.instance[mask] == instance).all():
+            return None  # already so: no edit to remember (e.g. a fill with the region's own class)
         if not self._remember(mask):
             return None
         if new_object:

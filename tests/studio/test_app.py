@@ -82,6 +82,10 @@ def test_a_style_change_on_an_object_changes_only_its_pixels(synth):
         assert highlight.shape == (32, 64, 4) and np.array_equal(highlight[..., 3] > 0, instance == 5001)
         assert (highlight[instance == 5001][:, 0] == 255).sum() > 10  # a white edge
         assert (await client.get(base + "selection.png")).status == 400
+        view = await image(client, base + "labels_rgb.png")  # the page's map: the object's edge drawn darker
+        colours = {tuple(c) for c in view[instance == 5001]}
+        car = np.array(synth.palette[5])
+        assert colours == {tuple(car), tuple(car // 2)} and {tuple(c) for c in view[instance != 5001]} == {tuple(synth.palette[0])}
 
     run(synth, no_maps(), scenario)
 
@@ -112,6 +116,20 @@ def test_tabs_are_independent_and_bad_requests_are_refused(synth, tmp_path):
         assert (await client.post(edit, data=b"{not json", headers=json_type)).status == 400
         assert (await client.post(edit, data=b"[1, 2]", headers=json_type)).status == 400
         assert (await client.post(edit, data=b'{"op": "fill", "x": Infinity, "y": 0, "class": 1}', headers=json_type)).status == 400
+        for body, message in (({"op": "fill", "x": 1, "y": 1}, "missing 'class'"),
+                              ({"op": "fill", "x": 1, "y": 1, "class": 2.7}, "'class' must be an integer, got 2.7"),
+                              ({"op": "fill", "x": 1, "y": 1, "class": True}, "'class' must be an integer"),
+                              ({"op": "fill", "x": 1.9, "y": 1, "class": 1}, "'x' must be an integer"),
+                              ({"op": "brush", "points": [[1, 1]], "radius": "3", "class": 1}, "'radius' must be a number"),
+                              ({"op": "brush", "points": [["1", 1]], "class": 1}, "'x' must be a number"),
+                              ({"op": "brush", "points": [1, 2], "class": 1}, "[x, y] pairs, got 1"),
+                              ({"op": "brush", "points": [[1, 1]] * 1000, "radius": 200, "class": 1}, "send it in parts")):
+            refused = await client.post(edit, json=body)
+            assert refused.status == 400 and message in await refused.text(), (body, await refused.text())
+        deep = b"[" * 100_000 + b"]" * 100_000
+        assert (await client.post(edit, data=deep, headers=json_type)).status == 400  # not a RecursionError's 500
+        odd = await client.get(f"/api/session/{one['id']}/object", params={"x": "1.5", "y": 0})
+        assert odd.status == 400 and "?x= must be an integer, got '1.5'" in await odd.text()
         new_sky = {"op": "brush", "points": [[5, 5]], "radius": 2, "class": 0, "new_object": True}
         assert (await client.post(edit, json=new_sky)).status == 400  # class 0 has no object ids
         assert (await client.post("/api/session/nope/edit", json={"op": "undo"})).status == 404

@@ -99,3 +99,11 @@ def test_an_object_id_is_never_given_twice_and_an_empty_edit_is_not_remembered()
     assert canvas.brush([(10, 10)], radius=3, cls=26, new_object=True) == first + 1
     fresh = Canvas.blank(40, 20, fill=0, label_nc=30)
     assert fresh.paint(np.zeros((20, 40), dtype=bool), 2) is None and not fresh.can_undo
+
+
+def test_a_fill_with_the_regions_own_class_is_no_edit():
+    canvas = Canvas.blank(20, 10, fill=2, label_nc=4)
+    canvas.fill(3, 3, 2)
+    assert not canvas.can_undo
+    canvas.fill(3, 3, 1)
+    assert canvas.can_undo and (canvas.label == 1).all()
