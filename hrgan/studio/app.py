@@ -37,7 +37,7 @@ from hrgan.data.labels import LabelConvention
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.pixels import photo_tensor
 from hrgan.studio import fields
-from hrgan.studio.canvas import OBJECT_ID_STEP, Canvas, disc_stroke
+from hrgan.studio.canvas import OBJECT_ID_STEP, Canvas, disc_stroke, stroke_cost
 from hrgan.studio.library import MapLibrary
 from hrgan.studio.security import host_names, local_only
 from hrgan.studio.session import StudioSession
@@ -46,7 +46,7 @@ from hrgan.visualize import colorize_labels
 MAX_REQUEST_BYTES = 1 << 20  # an edit's JSON
 MAX_PHOTO_BYTES = 16 << 20  # a reference photo's file
 MAX_POINTS = 10_000
-MAX_STROKE_PIXELS = 50_000_000  # points x (2 radius + 1)^2: about a second of painting on 2 CPU cores
+MAX_STROKE_PIXELS = 50_000_000  # canvas.stroke_cost: about a second of painting on 2 CPU cores
 MAX_RADIUS = 256
 MAX_SESSIONS = 16
 
@@ -175,24 +175,24 @@ class Studio:
         return web.json_response({"id": session_id, "width": width, "height": height, **self.state(session, render.seconds)})
 
     @staticmethod
-    def _stroke(body: dict) -> tuple[list[tuple[float, float]], float]:
+    def _stroke(canvas: Canvas, body: dict) -> tuple[list[tuple[float, float]], float]:
         """A stroke's points and radius, within what paints in about a second."""
         radius = fields.number(body, "radius", 4)
         if not 0 < radius <= MAX_RADIUS:
             raise ValueError(f"'radius' must be in (0, {MAX_RADIUS}], got {radius:g}")
         points = fields.points(body, MAX_POINTS)
-        if len(points) * (2 * radius + 1) ** 2 > MAX_STROKE_PIXELS:  # the pixels its segments' windows cover
-            raise ValueError(f"a stroke of radius {radius:g} has at most {int(MAX_STROKE_PIXELS // (2 * radius + 1) ** 2)} "
-                             "points: send it in parts")
+        if stroke_cost(*canvas.label.shape, points, radius) > MAX_STROKE_PIXELS:
+            raise ValueError(f"a stroke may cover at most {MAX_STROKE_PIXELS} pixels of segment windows "
+                             "(segment box grown by the radius): send it in parts")
         return points, radius
 
     def _edit(self, session: StudioSession, body: dict) -> float:
         """Make one edit of the request and render; the render's seconds."""
         canvas, op = session.canvas, body.get("op")
         if op in ("brush", "erase"):
-            points, radius = self._stroke(body)
+            points, radius = self._stroke(canvas, body)
             if op == "brush":
-                cls, new_object = fields.integer(body, "class"), body.get("new_object") is True
+                cls, new_object = fields.integer(body, "class"), fields.boolean(body, "new_object", False)
                 return session.apply(lambda c: c.brush(points, radius, cls, new_object=new_object)).seconds
             return session.apply(lambda c: c.erase(disc_stroke(*c.label.shape, points, radius))).seconds
         if op == "fill":

@@ -40,6 +40,18 @@ def disc_stroke(height: int, width: int, points: list[tuple[float, float]], radi
     return mask
 
 
+def stroke_cost(height: int, width: int, points: list[tuple[float, float]], radius: float) -> int:
+    """The pixels ``disc_stroke`` visits: each segment's window (its bounding box grown by the radius, clipped to
+    the map), summed; what painting a stroke costs."""
+    segments = zip(points, points[1:], strict=False) if len(points) > 1 else [(points[0], points[0])]
+    total = 0
+    for (x0, y0), (x1, y1) in segments:
+        w = min(int(max(x0, x1) + radius) + 1, width) - max(int(min(x0, x1) - radius), 0)
+        h = min(int(max(y0, y1) + radius) + 1, height) - max(int(min(y0, y1) - radius), 0)
+        total += max(w, 0) * max(h, 0)
+    return total
+
+
 def connected_region(mask: np.ndarray, x: int, y: int) -> np.ndarray:
     """The 4-connected part of ``mask`` that holds pixel (x, y), found over each row's runs."""
     height = mask.shape[0]
@@ -151,6 +163,8 @@ class Canvas:
         """``mask`` back to unlabeled (the model's ignore value)."""
         if self.unlabeled is None:
             raise ValueError("this model has no unlabeled value (no ignore index): paint a class instead")
+        if (self.label[mask] == self.unlabeled).all() and (self.instance[mask] == 0).all():
+            return  # already erased
         if not self._remember(mask):
             return
         self.label[mask] = self.unlabeled

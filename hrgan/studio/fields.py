@@ -18,6 +18,16 @@ def integer(body: Mapping, name: str, default=_MISSING) -> int:
     return value
 
 
+def boolean(body: Mapping, name: str, default=_MISSING) -> bool:
+    """A JSON true or false."""
+    value = body.get(name, default)
+    if value is _MISSING:
+        raise ValueError(f"missing {name!r}")
+    if not isinstance(value, bool):
+        raise ValueError(f"{name!r} must be true or false, got {value!r}")
+    return value
+
+
 def number(body: Mapping, name: str, default=_MISSING) -> float:
     """A finite JSON number."""
     value = body.get(name, default)

@@ -17,7 +17,7 @@ DEFAULT_BYTES = 64 << 20  # per canvas; 2048x1024 maps fill about ten full-map e
 
 class Entry(Protocol):
     nbytes: int
-    photo: np.ndarray | None  # the photo on the other side of this step (see History.attach_photo)
+    photo: object | None  # what was shown on the other side of this step, with its nbytes (History.attach_photo)
 
     def swap(self) -> None: ...
 
@@ -68,6 +68,7 @@ class History:
         self.steps, self.max_bytes = steps, max_bytes
         self._undo: list[Entry] = []
         self._redo: list[Entry] = []
+        self._before_push: tuple[list[Entry], list[Entry]] | None = None  # the redo stack and the entries a push dropped
 
     @property
     def nbytes(self) -> int:
@@ -80,18 +81,21 @@ class History:
 
     def push(self, entry: Entry) -> None:
         """Remember an edit (call before making it, with the state it will change)."""
-        self._redo.clear()
+        self._before_push = (self._redo, [])
+        self._redo = []
         self._undo.append(entry)
         self._trim()
 
-    def attach_photo(self, photo: np.ndarray) -> None:
-        """Let the last entry bring back ``photo`` (the one shown before it) when it is undone."""
+    def attach_photo(self, photo) -> None:
+        """Let the last entry bring back ``photo`` (what was shown before it; anything with ``nbytes``) on undo."""
         self._undo[-1].photo = photo
         self._trim()
 
     def _trim(self) -> None:
         while len(self._undo) > 1 and (len(self._undo) > self.steps or self.nbytes > self.max_bytes):
-            self._undo.pop(0)
+            dropped = self._undo.pop(0)
+            if self._before_push is not None:
+                self._before_push[1].append(dropped)
 
     @property
     def can_undo(self) -> bool:
@@ -105,21 +109,28 @@ class History:
         """Take the last edit back and return its entry (``ValueError`` when there is none)."""
         if not self._undo:
             raise ValueError("nothing to undo")
+        self._before_push = None
         entry = self._undo.pop()
         entry.swap()
         self._redo.append(entry)
         return entry
 
     def revert(self) -> Entry:
-        """Take the last edit back and forget it (an edit that failed half way); returns its entry."""
+        """Take back the edit just pushed as if it had never been (one that failed half way): the redo stack and
+        the entries its push dropped come back; returns its entry."""
         entry = self._undo.pop()
         entry.swap()
+        if self._before_push is not None:
+            self._redo, dropped = self._before_push
+            self._undo[:0] = dropped
+            self._before_push = None
         return entry
 
     def redo(self) -> Entry:
         """Make the last undone edit again and return its entry (``ValueError`` when there is none)."""
         if not self._redo:
             raise ValueError("nothing to redo")
+        self._before_push = None
         entry = self._redo.pop()
         entry.swap()
         self._undo.append(entry)

@@ -9,39 +9,39 @@ from aiohttp import web
 from yarl import URL
 
 
-def is_loopback(host: str) -> bool:
-    """A name or address of this machine only."""
-    if host.lower() == "localhost":
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]").split("%")[0])  # [fe80::1%eth0]: the zone is no part of it
     except ValueError:
-        return False
+        return None
+    return getattr(address, "ipv4_mapped", None) or address  # ::ffff:127.0.0.1 is 127.0.0.1
 
 
-def host_names(host: str, allowed: tuple[str, ...] = ()) -> frozenset[str] | None:
-    """The Host names the studio answers when listening on ``host``: loopback names, and off loopback this
-    machine's names, the address it listens on and ``allowed`` (addresses are accepted as they are); lower case."""
-    if is_loopback(host):
-        return None  # is_loopback decides
-    names = {host, socket.gethostname(), socket.getfqdn(), *allowed}
+def is_loopback(host: str) -> bool:
+    """A name or address of this machine only (localhost and names under .localhost, which browsers keep local)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    address = _address(host)
+    return address is not None and address.is_loopback
+
+
+def host_names(host: str, allowed: tuple[str, ...] = ()) -> frozenset[str]:
+    """The names besides loopback ones and addresses that the studio answers when listening on ``host``: this
+    machine's own names, the name it listens on, and ``allowed`` (hrgan studio --allow-host); lower case."""
+    names = {socket.gethostname(), socket.getfqdn(), *allowed}
+    if _address(host) is None:
+        names.add(host)
     return frozenset(name.lower().rstrip(".") for name in names if name)
 
 
-def answers(host: str, names: frozenset[str] | None) -> bool:
-    """Whether a request for ``host`` (the Host header's name) is one the studio answers (see ``host_names``)."""
-    if is_loopback(host):
-        return True
-    if names is None:
-        return False
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True  # an address typed by the user: no name that another site could make resolve here
-    except ValueError:
-        return host.lower().rstrip(".") in names
+def answers(host: str, names: frozenset[str]) -> bool:
+    """Whether the studio answers a request for ``host`` (the Host header's name): a loopback name, an address
+    (typed by the user: no other site can make an address resolve here), or one of ``names``."""
+    return is_loopback(host) or _address(host) is not None or host.lower().rstrip(".") in names
 
 
-def local_only(names: frozenset[str] | None):
+def local_only(names: frozenset[str]):
     """A middleware: requests for a host the studio does not answer (``answers``) are refused, which stops another
     site's page whose name was made to resolve to this machine (DNS rebinding); posts from another origin too."""
 

@@ -3,8 +3,9 @@
 Styles stay put between edits: an object without a chosen cluster draws one from (seed, its instance id),
 so painting elsewhere does not re-roll it. A style change regenerates the photo and keeps it only inside
 that object (the rest of the photo stays as it was); an edit of the maps regenerates the whole photo.
-Style changes (an object's cluster, a VAE's z) share the canvas's undo history with the edits of the maps,
-and every step remembers the photo shown before it: undo and redo bring photos back as they were shown.
+Style changes (an object's cluster, a VAE's z) share the canvas's undo history with the edits of the maps.
+Undo and redo bring photos back as they were shown: a full render is made again (renders are deterministic),
+and a photo a restyle composited, which no render gives, is kept with the step.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ class StyleZChange:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """A photo as it was shown, kept with an undo step; ``composite``: a restyle pasted part of it (no render
+    of the maps and styles gives it again)."""
+
+    photo: np.ndarray
+    composite: bool
+
+    @property
+    def nbytes(self) -> int:
+        return self.photo.nbytes
+
+
+@dataclass(frozen=True)
 class Render:
     photo: np.ndarray  # [H, W, 3] uint8
     seconds: float  # from the request to the photo
@@ -78,6 +92,7 @@ class StudioSession:
         self.draws: dict[int, int] = {}  # instance id -> how many random draws it has had
         self.z = self.random_z(seed) if synth.z_dim else None
         self.photo: np.ndarray | None = None
+        self.composite = False  # the photo is partly a restyle's (see Shown)
 
     # ----------------------------------------------------------------- styles
     @property
@@ -140,7 +155,7 @@ class StudioSession:
     def render(self) -> Render:
         """The whole photo of the canvas as it is now."""
         start = time.perf_counter()
-        self.photo = self._generate()
+        self.photo, self.composite = self._generate(), False
         return Render(self.photo, time.perf_counter() - start)
 
     def apply(self, edit: Callable[[Canvas], object]) -> Render:
@@ -151,8 +166,8 @@ class StudioSession:
         edit(self.canvas)
         if history.last is before:  # nothing changed (an empty stroke)
             return Render(shown, 0.0) if shown is not None else self.render()
-        if shown is not None:
-            history.attach_photo(shown)
+        if shown is not None and self.composite:  # else undo renders it again, bit for bit
+            history.attach_photo(Shown(shown, True))
         try:
             return self.render()
         except Exception:
@@ -171,14 +186,15 @@ class StudioSession:
         """Take back the step whose photo failed, as if it had never been made."""
         entry = self.canvas.history.revert()
         if entry.photo is not None:
-            self.photo = entry.photo
+            self.photo, self.composite = entry.photo.photo, entry.photo.composite
 
     def _step(self, move: Callable[[], object]) -> Render:
         start = time.perf_counter()
         entry = move()
         if entry.photo is None:
             return self.render()
-        entry.photo, self.photo = self.photo, entry.photo
+        kept, entry.photo = entry.photo, Shown(self.photo, self.composite)
+        self.photo, self.composite = kept.photo, kept.composite
         return Render(self.photo, time.perf_counter() - start)
 
     def restyle(self, instance: int, cluster: int | None) -> Render:
@@ -187,11 +203,15 @@ class StudioSession:
             raise ValueError("this model has no instance styles (hrgan encode-features adds them)")
         if not (self.canvas.instance == instance).any():
             raise ValueError(f"there is no instance {instance} on the canvas")
+        if cluster is not None and self.clusters.get(instance) == cluster and self.photo is not None:
+            return Render(self.photo, 0.0)  # already so
         start = time.perf_counter()
-        previous = self.photo if self.photo is not None else self._generate()
+        if self.photo is None:
+            self.render()
+        previous = self.photo
         history = self.canvas.history
         history.push(StyleChange(self, instance))  # undo takes a restyle back like an edit of the map
-        history.attach_photo(previous)
+        history.attach_photo(Shown(previous, self.composite))
         if cluster is None:
             self.clusters.pop(instance, None)
             self.draws[instance] = self.draws.get(instance, 0) + 1
@@ -199,7 +219,7 @@ class StudioSession:
             self.clusters[instance] = cluster
         mask = self.canvas.instance == instance
         try:
-            self.photo = np.where(mask[..., None], self._generate(), previous)
+            self.photo, self.composite = np.where(mask[..., None], self._generate(), previous), True
         except Exception:
             self._revert()
             raise

@@ -107,3 +107,20 @@ def test_a_fill_with_the_regions_own_class_is_no_edit():
     assert not canvas.can_undo
     canvas.fill(3, 3, 1)
     assert canvas.can_undo and (canvas.label == 1).all()
+
+
+def test_reverting_a_failed_edit_brings_back_redo_and_what_its_push_dropped():
+    canvas = Canvas.blank(20, 10, fill=0, label_nc=4, steps=2)
+    canvas.brush([(2, 2)], radius=1, cls=1)
+    canvas.brush([(6, 2)], radius=1, cls=2)
+    canvas.undo()  # one step to redo, one to undo
+    before = canvas.label.copy()
+    canvas.brush([(12, 5)], radius=1, cls=3)  # pushing clears redo
+    canvas.history.revert()  # the edit failed: as if never made
+    assert np.array_equal(canvas.label, before) and canvas.can_redo
+    canvas.redo()  # now two steps: the oldest goes when the next is pushed
+    canvas.brush([(12, 5)], radius=1, cls=3)
+    canvas.history.revert()
+    canvas.undo()
+    canvas.undo()
+    assert (canvas.label == 0).all() and not canvas.can_undo  # the dropped first step came back too

@@ -41,3 +41,16 @@ def test_styles_stay_put_when_another_part_is_edited(synth):
     assert torch.equal(session.features()[0][:, both], features[0][:, both])
     redraws = {session.restyle(left, None) and session.cluster_of(left, 5) for _ in range(8)}
     assert len(redraws) > 1  # "random" draws anew each time
+
+
+def test_only_a_composited_photo_is_kept_with_an_undo_step(synth):
+    canvas, left, right = scene()
+    session = StudioSession(synth, canvas, seed=1)
+    session.render()
+    session.apply(lambda c: c.brush([(30, 28)], 2, 3))
+    assert session.canvas.history.last.photo is None  # a render of the maps: undo renders it again
+    composite = session.restyle(left, (session.cluster_of(left, 5) + 1) % 4).photo
+    session.apply(lambda c: c.brush([(60, 28)], 2, 3))
+    assert session.canvas.history.last.photo is not None  # the restyle's photo, which no render gives
+    assert np.array_equal(session.undo().photo, composite)
+    assert np.array_equal(session.redo().photo, session.render().photo)
