@@ -3,6 +3,7 @@
 Skips, saying why, where Chromium or the Playwright client is missing.
 """
 
+import contextlib
 import io
 import shutil
 import socket
@@ -33,11 +34,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def studio(demo_sized_synth, tmp_path_factory):
-    """``hrgan studio`` as a user starts it, on a demo-sized model with styles; its address."""
-    folder = tmp_path_factory.mktemp("studio")
-    save_export(folder / "export.pt", demo_sized_synth.export)
+@contextlib.contextmanager
+def running_studio(export: dict, folder):
+    """``hrgan studio`` as a user starts it, on ``export``; its address."""
+    save_export(folder / "export.pt", export)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "hrgan.cli", "studio", "--checkpoint", str(folder / "export.pt"),
                                 "--port", str(port), "--device", "cpu"], stdout=subprocess.DEVNULL,
@@ -52,9 +52,36 @@ def studio(demo_sized_synth, tmp_path_factory):
     else:
         process.kill()
         pytest.fail("the studio did not start: " + (folder / "studio.log").read_text()[-2000:])
-    yield url
-    process.terminate()
-    process.wait(10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def studio(demo_sized_synth, tmp_path_factory):
+    """The studio on a demo-sized model with styles."""
+    with running_studio(demo_sized_synth.export, tmp_path_factory.mktemp("studio")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def chromium_page(url):
+    """A headless Chromium page at ``url`` with the map drawn, and the page's errors (asserted empty after)."""
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        except sync_api.Error as error:  # e.g. a Chromium this Playwright client cannot drive
+            pytest.skip(f"Chromium at {CHROMIUM} does not start under Playwright: {str(error).splitlines()[0]}")
+        page = browser.new_page(viewport={"width": 1400, "height": 700})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_function("document.getElementById('paint').dataset.ready", timeout=30000)
+        yield page
+        assert not errors, errors
+        browser.close()
 
 
 def download(page, link: str) -> np.ndarray:
@@ -69,16 +96,7 @@ def photo_settled(page, stamp: str) -> None:
 
 
 def test_paint_undo_and_restyle_in_chromium(studio):
-    with sync_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        except sync_api.Error as error:  # e.g. a Chromium this Playwright client cannot drive
-            pytest.skip(f"Chromium at {CHROMIUM} does not start under Playwright: {str(error).splitlines()[0]}")
-        page = browser.new_page(viewport={"width": 1400, "height": 700})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(studio)
-        page.wait_for_function("document.getElementById('paint').dataset.ready", timeout=30000)
+    with chromium_page(studio) as page:
         label_before, photo_before = download(page, "dl_label"), download(page, "dl_photo")
 
         page.click("text=5 car")  # class 5, a stroke across the middle of the canvas (256x128, drawn at 512x256)
@@ -116,5 +134,25 @@ def test_paint_undo_and_restyle_in_chromium(studio):
         photo_settled(page, stamp)
         restyled = np.any(download(page, "dl_photo") != before, axis=2)
         assert restyled.any() and not restyled[instance != selected].any()
-        assert not errors, errors
-        browser.close()
+
+
+def test_a_vae_models_random_style_and_reference_photo_in_chromium(vae_synth, tmp_path):
+    photo = tmp_path / "reference.png"
+    Image.fromarray(np.broadcast_to(np.linspace(0, 255, 64, dtype=np.uint8)[None, :, None], (32, 64, 3)).copy()).save(photo)
+    with running_studio(vae_synth.export, tmp_path) as url, chromium_page(url) as page:
+        assert page.locator("#z_box").is_visible() and page.locator("#photo_box").is_visible()
+        assert not page.locator("#cluster_box").is_visible()  # no instance styles on a VAE model
+        first = download(page, "dl_photo")
+        stamp = page.locator("#dl_photo").get_attribute("href")
+        page.click("#random_z")
+        photo_settled(page, stamp)
+        second = download(page, "dl_photo")
+        assert not np.array_equal(first, second)
+        stamp = page.locator("#dl_photo").get_attribute("href")
+        page.set_input_files("#style_photo", str(photo))
+        photo_settled(page, stamp)
+        assert not np.array_equal(download(page, "dl_photo"), second)
+        stamp = page.locator("#dl_photo").get_attribute("href")
+        page.click("#undo")
+        photo_settled(page, stamp)
+        assert np.array_equal(download(page, "dl_photo"), second)
