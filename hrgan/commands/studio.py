@@ -13,7 +13,8 @@ random z or a reference photo's style. The photo is regenerated after each edit
 and the time it took is shown; style changes are undone like edits.
 
 Bound to 127.0.0.1 unless --host says otherwise (then anyone who reaches the
-address can use it: a warning says so); the browser names maps from the
+address can use it: a warning says so); requests for names other than this
+machine's (and --allow-host's) are refused; the browser names maps from the
 listing, never paths; edits are limited to 1 MB, photos to 16 MB, maps to
 4096x2048 pixels; each browser tab has its own canvas (the 16 used last are
 kept). Needs aiohttp: pip install 'hrgan[studio]'.
@@ -50,8 +51,8 @@ def build_parser():
     parser.add_argument("--instances", type=Path, help="folder of instance maps, paired with the labels by stem")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                        help="another name the browser may use for this machine with --host (repeatable; its own names "
-                             "and addresses are always answered, other names are refused against DNS rebinding)")
+                        help="another name the browser may use for this machine, e.g. an /etc/hosts alias (repeatable; "
+                             "its own names and addresses are always answered, other names are refused: DNS rebinding)")
     parser.add_argument("--port", type=port_number, default=8765, help="port, 0 for any free one (default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of random styles (default: %(default)s)")
     add_device(parser)
