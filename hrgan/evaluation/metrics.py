@@ -87,6 +87,8 @@ class EvaluationMetrics:
     Args:
         metrics: names from ``hrgan.evaluation.options.METRICS``.
         label_nc, ignore_index: the model's classes (for the confusion matrices).
+        unscored: a class whose pixels are left out of the scores like unlabeled ones (SPADE's don't-care label,
+            the last class); the segmenter may then leave it out of its logits too.
         inception: FID's network (``hrgan.pretrained.load_fid_inception``), needed for ``fid``.
         segmenter: a network mapping images in [-1, 1] to logits over label_nc, needed for ``miou``.
         palette: colours of the classes, for the grid's label pictures.
@@ -101,6 +103,7 @@ class EvaluationMetrics:
         metrics: tuple[str, ...],
         label_nc: int,
         ignore_index: int | None = None,
+        unscored: int | None = None,
         inception: nn.Module | None = None,
         segmenter: nn.Module | None = None,
         palette: list[list[int]] | None = None,
@@ -112,7 +115,9 @@ class EvaluationMetrics:
             raise ValueError("fid needs the FID Inception network")
         if "miou" in metrics and segmenter is None:
             raise ValueError("miou needs a segmentation network (--segmenter model.pt)")
-        self.metrics, self.label_nc, self.ignore_index = metrics, label_nc, ignore_index
+        self.metrics, self.label_nc = metrics, label_nc
+        self.ignore_index = ignore_index if ignore_index is not None else unscored  # the one value not scored
+        self.segmenter_classes = (label_nc, label_nc - 1) if unscored == label_nc - 1 else (label_nc,)
         self.device = torch.device(device)
         self.fid = None
         if "fid" in metrics:
@@ -177,8 +182,9 @@ class EvaluationMetrics:
     def segment(self, images: torch.Tensor, size: torch.Size) -> torch.Tensor:
         """Class ids [B, H, W] the segmenter finds in ``images`` ([-1, 1]), its logits resized to ``size``."""
         logits = self.segmenter(images)
-        if logits.ndim != 4 or logits.shape[1] != self.label_nc:
-            raise ValueError(f"the segmenter returned {tuple(logits.shape)}; expected [B, {self.label_nc}, h, w] logits")
+        if logits.ndim != 4 or logits.shape[1] not in self.segmenter_classes:
+            expected = " or ".join(str(n) for n in self.segmenter_classes)
+            raise ValueError(f"the segmenter returned {tuple(logits.shape)}; expected [B, {expected}, h, w] logits")
         if logits.shape[-2:] != size:
             logits = F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=False)
         return logits.argmax(1)

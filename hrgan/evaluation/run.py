@@ -126,6 +126,7 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
         metrics=options.metrics,
         label_nc=synthesizer.label_nc,
         ignore_index=synthesizer.ignore_index,
+        unscored=synthesizer.export["classes"].get("unlabeled_as"),
         inception=load_fid_inception(options.inception_weights) if "fid" in options.metrics else None,
         segmenter=load_segmenter(options.segmenter, fabric.device) if "miou" in options.metrics else None,
         palette=synthesizer.palette,

@@ -74,6 +74,21 @@ def test_pixel_accuracy_is_pooled_like_the_real_photos_ceiling():
     assert result["pixel_accuracy"] == pytest.approx(4 / 20) == result["segmentation"]["fake"]["pixel_accuracy"]
 
 
+def test_spades_dont_care_class_is_not_scored_and_the_segmenter_may_leave_it_out():
+    """SPADE's don't-care label is the last class (unlabeled_as): its pixels count in no score, as unlabeled ones."""
+    palette = torch.from_numpy(default_palette(3))
+    label = torch.tensor([[[0, 0, 1, 1]] * 4])
+    label[0, :2] = 2  # the don't-care class: half the map
+    real = painted(label.clamp(max=1), palette)
+    metrics = EvaluationMetrics(metrics=("miou",), label_nc=3, unscored=2, segmenter=PaletteSegmenter(palette[:2]))
+    metrics.update(real, real, label, ["a"])  # a segmenter of the 2 real classes only
+    result = metrics.compute()
+    assert result["miou"] == 1.0 and result["pixel_accuracy"] == 1.0  # 8 scored pixels, all right
+    assert result["segmentation"]["fake"]["per_class_iou"][2] is None
+    with pytest.raises(ValueError, match="expected \\[B, 3, h, w\\]"):  # without a don't-care class: all classes
+        EvaluationMetrics(metrics=("miou",), label_nc=3, segmenter=PaletteSegmenter(palette[:2])).update(real, real, label, ["a"])
+
+
 def test_a_perfect_generator_and_an_exact_segmenter_score_perfectly(inception_file):
     from hrgan.pretrained import load_fid_inception
 
