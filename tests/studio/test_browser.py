@@ -112,6 +112,7 @@ def test_paint_undo_and_restyle_in_chromium(studio):
         changed = label_after != label_before
         assert changed.sum() > 50 and set(np.unique(label_after[changed])) == {5}  # exactly class 5, nothing else new
         assert np.any(photo_after != photo_before, axis=2)[changed].any()
+        page.wait_for_function("/photo in \\d+ ms \\(the model: \\d+ ms\\)/.test(document.getElementById('status').textContent)")
 
         stamp = page.locator("#dl_photo").get_attribute("href")
         page.click("#undo")
