@@ -52,6 +52,8 @@ def local_only(names: frozenset[str]):
             host = url.host or ""
         except ValueError:  # a Host header that is no host
             raise web.HTTPBadRequest(text="a malformed Host header") from None
+        if not host:
+            raise web.HTTPBadRequest(text="the request names no host (an empty Host header)")
         if not answers(host, names):
             raise web.HTTPForbidden(text=f"the studio answers this machine's names, not {host!r} "
                                          "(hrgan studio --allow-host NAME adds a name)")

@@ -226,6 +226,7 @@ def test_other_hosts_and_origins_are_refused(synth):
         assert rebound.status == 403 and "attacker.example" in await rebound.text()
         for host in ("localhost:8765", "[::1]:8765", "127.0.0.2"):
             assert (await client.get("/api/info", headers={"Host": host})).status == 200, host
+        assert (await client.get("/api/info", headers={"Host": ""})).status == 400
         for malformed in ("[::1:8765", "[::1:P", "a b"):  # no 500 (an odd address literal is still an address)
             assert (await client.get("/api/info", headers={"Host": malformed})).status < 500, malformed
         for host in ("localhost.", "studio.localhost", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]:8765"):
