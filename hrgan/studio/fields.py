@@ -8,11 +8,16 @@ from collections.abc import Mapping
 _MISSING = object()
 
 
-def integer(body: Mapping, name: str, default=_MISSING) -> int:
-    """A JSON integer (not a boolean, not 2.7)."""
+def _value(body: Mapping, name: str, default):
     value = body.get(name, default)
     if value is _MISSING:
         raise ValueError(f"missing {name!r}")
+    return value
+
+
+def integer(body: Mapping, name: str, default=_MISSING) -> int:
+    """A JSON integer (not a boolean, not 2.7)."""
+    value = _value(body, name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name!r} must be an integer, got {value!r}")
     return value
@@ -20,9 +25,7 @@ def integer(body: Mapping, name: str, default=_MISSING) -> int:
 
 def boolean(body: Mapping, name: str, default=_MISSING) -> bool:
     """A JSON true or false."""
-    value = body.get(name, default)
-    if value is _MISSING:
-        raise ValueError(f"missing {name!r}")
+    value = _value(body, name, default)
     if not isinstance(value, bool):
         raise ValueError(f"{name!r} must be true or false, got {value!r}")
     return value
@@ -30,9 +33,7 @@ def boolean(body: Mapping, name: str, default=_MISSING) -> bool:
 
 def number(body: Mapping, name: str, default=_MISSING) -> float:
     """A finite JSON number."""
-    value = body.get(name, default)
-    if value is _MISSING:
-        raise ValueError(f"missing {name!r}")
+    value = _value(body, name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{name!r} must be a number, got {value!r}")
     return float(value)
