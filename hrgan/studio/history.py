@@ -105,15 +105,19 @@ class History:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
+    def _move(self, source: list[Entry], target: list[Entry], nothing: str) -> Entry:
+        """Swap the top entry of ``source`` back or forth and put it on ``target``."""
+        if not source:
+            raise ValueError(nothing)
+        self._before_push = None
+        entry = source.pop()
+        entry.swap()
+        target.append(entry)
+        return entry
+
     def undo(self) -> Entry:
         """Take the last edit back and return its entry (``ValueError`` when there is none)."""
-        if not self._undo:
-            raise ValueError("nothing to undo")
-        self._before_push = None
-        entry = self._undo.pop()
-        entry.swap()
-        self._redo.append(entry)
-        return entry
+        return self._move(self._undo, self._redo, "nothing to undo")
 
     def revert(self) -> Entry:
         """Take back the edit just pushed as if it had never been (one that failed half way): the redo stack and
@@ -128,11 +132,6 @@ class History:
 
     def redo(self) -> Entry:
         """Make the last undone edit again and return its entry (``ValueError`` when there is none)."""
-        if not self._redo:
-            raise ValueError("nothing to redo")
-        self._before_push = None
-        entry = self._redo.pop()
-        entry.swap()
-        self._undo.append(entry)
+        entry = self._move(self._redo, self._undo, "nothing to redo")
         self._trim()  # an entry may have grown (a map's ids before and after can differ in type)
         return entry
