@@ -47,6 +47,8 @@ import torch
 from torch import nn
 
 from hrgan.io import write_bytes_atomic
+from hrgan.models.family import Conditioning, GeneratorFamily, style_source
+from hrgan.models.style_bank import StyleBank
 
 if TYPE_CHECKING:
     from hrgan.data.classes import ClassInfo
@@ -88,6 +90,21 @@ def build_network(spec: dict) -> nn.Module:
     return network.eval()
 
 
+def build_family(export: dict) -> GeneratorFamily:
+    """The model of an export (``read_export``'s output): its networks, conditioning and styles, in eval mode."""
+    networks = {name: build_network(spec) for name, spec in _networks(export).items()}
+    generator = networks.pop("generator")
+    style = style_source(generator, networks, StyleBank.from_export(export.get("styles")))
+    return GeneratorFamily(generator=generator, conditioning=Conditioning.from_export(export), style=style).eval()
+
+
+def family_export(family: GeneratorFamily, **kwargs) -> dict:
+    """``make_export`` of a family's networks and conditioning; ``kwargs``: the other keys."""
+    networks = family.networks()
+    return make_export(generator=networks["generator"], encoder=networks["encoder"],
+                       style_encoder=networks["style_encoder"], **family.conditioning.to_export(), **kwargs)
+
+
 def make_export(
     *,
     generator: nn.Module,
@@ -118,10 +135,11 @@ def make_export(
         weights: False leaves the state dicts out (for ``checkpoint_entry``).
         The others: the export's keys of the same names.
     """
+    networks = {"generator": generator, "encoder": encoder, "style_encoder": style_encoder}
+    weights_of = {"generator": generator_state_dict}
     return {
-        "generator": network_spec(generator, generator_state_dict, weights=weights),
-        "encoder": network_spec(encoder, weights=weights) if encoder is not None else None,
-        "style_encoder": network_spec(style_encoder, weights=weights) if style_encoder is not None else None,
+        **{name: None if network is None else network_spec(network, weights_of.get(name), weights=weights)
+           for name, network in networks.items()},
         "ema": ema,
         "label_nc": label_nc,
         "input_nc": input_nc,

@@ -1,7 +1,9 @@
 """pix2pixHD's losses: adversarial (LSGAN, vanilla, hinge, WGAN-GP), discriminator feature matching, VGG perceptual.
 
 Losses are stateless: they hold constants only (no cached target tensors),
-and the training module combines them with weights from the config.
+and the training objective (``hrgan.training.objective``) combines them with
+weights from the config. ``LOSS_TERMS`` names the generator's terms besides
+the adversarial one: a new loss is a function here, an entry there, and a weight.
 Discriminator outputs are what ``MultiscaleDiscriminator`` returns: one list
 of feature maps per scale, the last of each list being the patch logits.
 """
@@ -9,6 +11,7 @@ of feature maps per scale, the last of each list being the patch logits.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +31,8 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
 
 
-def _check_gan_options(mode: str, real_label: float, scale_reduction: str = "sum") -> None:
+def check_gan_options(mode: str, real_label: float, scale_reduction: str = "sum") -> None:
+    """``ValueError`` for a mode, real label or scale reduction the adversarial loss does not take."""
     if mode not in GAN_MODES:
         raise ValueError(f"unknown GAN loss mode {mode!r}; choose one of {GAN_MODES}")
     if scale_reduction not in SCALE_REDUCTIONS:
@@ -84,7 +88,7 @@ def gan_loss(
             generator's target (1) do not change. Must be 1 for the other modes.
         scale_reduction: ``sum`` (pix2pixHD) or ``mean`` (SPADE) over the scales.
     """
-    _check_gan_options(mode, real_label, scale_reduction)
+    check_gan_options(mode, real_label, scale_reduction)
     total = sum(
         _gan_term(
             scale[-1], target_real=target_real, mode=mode, for_discriminator=for_discriminator, real_label=real_label
@@ -99,7 +103,7 @@ class GANLoss(nn.Module):
 
     def __init__(self, mode: str = "lsgan", *, real_label: float = 1.0, scale_reduction: str = "sum") -> None:
         super().__init__()
-        _check_gan_options(mode, real_label, scale_reduction)
+        check_gan_options(mode, real_label, scale_reduction)
         self.mode, self.scale_reduction = mode, scale_reduction
         self.real_label = float(real_label)
 
@@ -230,3 +234,44 @@ class VGGLoss(nn.Module):
         for weight, f, r in zip(self.layer_weights, fake_features, real_features, strict=True):
             total = total + weight * F.l1_loss(f, r)
         return total
+
+
+@dataclass(frozen=True)
+class TermInputs:
+    """What a generator step's loss terms may use: the fake and real photos, D's outputs on both, a VAE's
+    posterior (``mu``, ``logvar``; None without one) and the perceptual network (None when off)."""
+
+    fake: torch.Tensor
+    real: torch.Tensor
+    d_fake: DiscriminatorOutputs
+    d_real: DiscriminatorOutputs
+    mu: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+    vgg: VGGLoss | None = None
+
+
+def feature_matching_term(t: TermInputs) -> torch.Tensor:
+    return feature_matching_loss(t.d_fake, t.d_real)
+
+
+def vgg_term(t: TermInputs) -> torch.Tensor | None:
+    return None if t.vgg is None else t.vgg(t.fake, t.real)
+
+
+def l1_term(t: TermInputs) -> torch.Tensor:
+    return F.l1_loss(t.fake, t.real)
+
+
+def kld_term(t: TermInputs) -> torch.Tensor | None:
+    """SPADE's KL term, where z was sampled from a posterior (a VAE's training step)."""
+    return None if t.mu is None else kl_divergence(t.mu.float(), t.logvar.float())
+
+
+# The generator's loss terms by the name they are logged under (loss/G/<name>), in the order they are added:
+# each returns the unweighted loss, or None where it does not apply to this step.
+LOSS_TERMS: dict[str, Callable[[TermInputs], torch.Tensor | None]] = {
+    "feat": feature_matching_term,
+    "vgg": vgg_term,
+    "l1": l1_term,
+    "kld": kld_term,
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 
@@ -23,3 +24,22 @@ def photo_tensor(image: Image.Image, width: int, height: int) -> torch.Tensor:
     """A photo resized (bicubic) to width x height as a network image [1, 3, H, W] in [-1, 1]."""
     photo = image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
     return from_uint8(torch.from_numpy(np.array(photo)).permute(2, 0, 1)).unsqueeze(0)
+
+
+def resize_ids(ids: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest resize of integer maps [B, H, W] to (W, H), any dtype, ids never blended."""
+    height, width = ids.shape[-2:]
+    if (width, height) == tuple(size):
+        return ids
+    new_width, new_height = size
+    rows = ((torch.arange(new_height, device=ids.device) + 0.5) * height / new_height).long().clamp_(max=height - 1)
+    cols = ((torch.arange(new_width, device=ids.device) + 0.5) * width / new_width).long().clamp_(max=width - 1)
+    return ids[..., rows[:, None], cols[None, :]]
+
+
+def resize_photos(photos: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Photos [B, 3, H, W] in [-1, 1] to (W, H): bicubic, antialiased when shrinking, clamped."""
+    if tuple(photos.shape[-2:]) == (size[1], size[0]):
+        return photos
+    resized = F.interpolate(photos.float(), size=(size[1], size[0]), mode="bicubic", align_corners=False, antialias=True)
+    return resized.clamp_(-1, 1)

@@ -44,12 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         synth = Synthesizer.load(args.checkpoint, device=args.device)
     except (FileNotFoundError, ValueError) as error:
         return fail(PROG, str(error))
-    if synth.encoder is None and synth.z_dim:
-        return fail(PROG, f"{args.checkpoint} is a VAE model (SPADE, z_dim {synth.z_dim}): it takes its styles from z, "
-                          "not from clustered instance features; use hrgan infer --style random --seed S or --style from-image PHOTO")
-    if synth.encoder is None:
-        return fail(PROG, f"{args.checkpoint} has no instance-feature encoder (trained with feat_num 0)"
-                    + ("; a SPADE model without the VAE is deterministic (z_dim 0)" if "SPADE" in synth.export["generator"]["class_path"] else ""))
+    if not synth.family.style.clusters:
+        return fail(PROG, f"{args.checkpoint}: {synth.family.style.no_clusters}")
     if args.out is None and synth.export.get("from_checkpoint"):
         return fail(PROG, "--checkpoint is a Lightning checkpoint; give --out EXPORT", USAGE_ERROR)
     out = args.out or args.checkpoint

@@ -21,20 +21,12 @@ examples:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from hrgan.commands.common import boolean, command_parser, positive_int, save_import, warn
+from hrgan.commands.common import boolean, command_parser, positive_float, positive_int, save_import, warn
 
 PROG = "hrgan import-spade"
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def build_parser():

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if model_problem:
         return fail(PROG, model_problem)
     print(describe_scale(options.scale, synth.resolution))
-    if args.style is not None and not synth.feat_num and not synth.z_dim:
+    if args.style is not None and not synth.family.style.choices:
         warn(PROG, "this model takes no style (no instance features, no VAE); --style is ignored")
     try:
         summary = run_inference(synth, args.labels, options, on_warning=lambda line: warn(PROG, line))

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import sys
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,20 +25,13 @@ from hrgan.inference.inputs import is_shard_input
 from hrgan.inference.scale import resize_ids, resize_photos, run_size, scale_warning
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.io import write_bytes_atomic
+from hrgan.models.family import StyleChoice
 from hrgan.pretrained import load_fid_inception
 
 SOURCE = "source.json"  # in the shard cache: what it was made from
 
 
-def evaluation_style(synthesizer: Synthesizer, real: torch.Tensor, keys: list[str]) -> torch.Tensor | None:
-    """A VAE model's z for a batch: the real photos' (the style encoder's posterior mean; SPADE's test script
-    encodes them too), else N(0, 1) draws seeded by each sample's key, so a score does not depend on the run."""
-    if not synthesizer.z_dim:
-        return None
-    if synthesizer.style_encoder is not None:
-        return synthesizer.encode_style(real)
-    return torch.stack([torch.randn(synthesizer.z_dim, generator=torch.Generator().manual_seed(zlib.crc32(key.encode())))
-                        for key in keys])
+EVALUATION_STYLE = StyleChoice("photo")  # each sample's own photo's style (a VAE without its encoder: z seeded by key)
 
 
 def source_fingerprint(folder: Path, options: EvaluateOptions, synthesizer: Synthesizer, skip: Path) -> dict:
@@ -154,8 +146,8 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
         label = resize_ids(condition, size) if synthesizer.label_nc else resize_photos(condition.to(fabric.device), size)
         instance = batch.get("inst")
         instance = None if instance is None else resize_ids(instance, size)
-        features = synthesizer.encode(resize_photos(real, size), instance) if synthesizer.feat_num else None
-        fake = resize_photos(synthesizer(label, instance, features, evaluation_style(synthesizer, real, batch["key"])), native)
+        style = synthesizer.style(EVALUATION_STYLE, label, instance, list(batch["key"]), real)
+        fake = resize_photos(synthesizer(label, instance, style=style), native)
         metrics.update(fake, real, condition, list(batch["key"]))
     result = metrics.compute()
     result["expected"] = sum(s.samples for s in stream.shards) if all(s.samples is not None for s in stream.shards) else None

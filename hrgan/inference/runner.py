@@ -8,7 +8,7 @@ input never stops the others: the summary lists every failure with its reason.
 
 from __future__ import annotations
 
-import zlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,7 +26,7 @@ from hrgan.inference.inputs import FileInputs, Failed, Loaded, ReadOptions, Shar
 from hrgan.inference.options import InferOptions, Style
 from hrgan.inference.scale import resize_ids, resize_photos, run_size, scale_warning
 from hrgan.inference.synthesizer import Synthesizer
-from hrgan.models import instance_average_pool
+from hrgan.models.family import StyleChoice
 from hrgan.pixels import from_uint8, photo_tensor
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png, side_by_side
 
@@ -52,11 +52,9 @@ class Runner:
         self.synth, self.options, self.summary = synth, options, summary
         self.on_warning = on_warning
         self.warned: set[tuple[int, int]] = set()
-        self.style = options.style or Style("random")
+        self.choice = style_choice(options.style or Style("random"), options.seed)
         self.palette = np.array(synth.palette, dtype=np.uint8)
         self.pending: list[Loaded] = []
-        self.reference: dict[tuple[int, int], torch.Tensor] = {}  # --style from-image: encoder features per size
-        self.reference_z: torch.Tensor | None = None  # --style from-image with a VAE model: the photo's z
 
     def outputs(self, key: str) -> tuple[Path, Path]:
         """OUT/KEY.png and OUT/KEY_side.png; ``BadSampleError`` for a key that would leave OUT."""
@@ -83,8 +81,8 @@ class Runner:
             size = native if isinstance(self.options.scale, tuple) else run_size(native, self.synth.resolution, self.options.scale)
             label = resize_photos(label, size) if label.is_floating_point() else resize_ids(label, size)
             instance = None if instance is None else resize_ids(instance, size)
-            photos = resize_photos(self.synth(label, instance, self.features(batch, label, instance), self.latent(batch)),
-                                   native)
+            style = self.synth.style(self.choice, label, instance, [b.key for b in batch])
+            photos = resize_photos(self.synth(label, instance, style=style), native)
         except (RuntimeError, ValueError) as error:  # e.g. out of memory: these inputs fail, the rest go on
             self.summary.failed += [Failed(b.key, b.source, f"generation failed: {error}") for b in batch]
             return
@@ -99,44 +97,6 @@ class Runner:
         warning = scale_warning(native, self.synth.resolution, self.options.scale)
         if warning:
             self.on_warning(warning)
-
-    def features(self, batch: list[Loaded], label: torch.Tensor, instance: torch.Tensor | None) -> torch.Tensor | None:
-        synth, style = self.synth, self.style
-        if not synth.feat_num:
-            return None
-        regions = instance if instance is not None else label  # without instances: one region per class
-        if style.mode == "image":
-            raw = self.reference_features(label.shape[1], label.shape[2])
-            return instance_average_pool(raw.expand(len(batch), -1, -1, -1), regions.to(raw.device).long())
-        maps = []
-        for item, lab, reg in zip(batch, label, regions, strict=True):
-            rng = np.random.default_rng([self.options.seed, zlib.crc32(item.key.encode())])
-            maps.append(synth.styles.feature_map(lab, reg, cluster=style.cluster, rng=rng))
-        return torch.stack(maps)
-
-    def latent(self, batch: list[Loaded]) -> torch.Tensor | None:
-        """A VAE model's styles [B, z_dim]: the reference photo's z, or z ~ N(0, 1) seeded by (seed, key)."""
-        if not self.synth.z_dim:
-            return None
-        if self.style.mode == "image":
-            if self.reference_z is None:
-                width, height = self.synth.resolution or (256, 256)  # as in training; the encoder resizes to 256x256
-                self.reference_z = self.synth.encode_style(self.reference_photo(height, width))
-            return self.reference_z.expand(len(batch), -1)
-        draws = [np.random.default_rng([self.options.seed, zlib.crc32(item.key.encode())]).standard_normal(self.synth.z_dim)
-                 for item in batch]
-        return torch.from_numpy(np.stack(draws).astype(np.float32))
-
-    def reference_photo(self, height: int, width: int) -> torch.Tensor:
-        """The --style from-image photo at this size, [1, 3, H, W] in [-1, 1]."""
-        with Image.open(self.style.image) as image:
-            return photo_tensor(image, width, height)
-
-    def reference_features(self, height: int, width: int) -> torch.Tensor:
-        """The reference photo's encoder features at this size, [1, F, H, W]; encoded once per size."""
-        if (height, width) not in self.reference:
-            self.reference[(height, width)] = self.synth.encoder_features(self.reference_photo(height, width))
-        return self.reference[(height, width)]
 
     def write(self, item: Loaded, photo: np.ndarray) -> None:
         try:
@@ -156,32 +116,33 @@ class Runner:
         self.summary.written += 1
 
 
+def style_choice(style: Style, seed: int) -> StyleChoice:
+    """``--style`` and ``--seed`` as the family's style choice (a reference photo is read once per size)."""
+    if style.mode != "image":
+        return StyleChoice(style.mode, seed=seed, cluster=style.cluster)
+    return StyleChoice("reference", seed=seed, reference=functools.lru_cache(maxsize=8)(
+        functools.partial(reference_photo, style.image)))
+
+
+def reference_photo(path, height: int, width: int) -> torch.Tensor:
+    """A --style from-image photo at this size, [1, 3, H, W] in [-1, 1]."""
+    with Image.open(path) as image:
+        return photo_tensor(image, width, height)
+
+
 def check_options(synth: Synthesizer, checkpoint: Path, labels: str, options: InferOptions) -> tuple[str | None, str | None]:
     """(a problem with the command line for this model, a problem with the model or a file); None where there is none."""
     if synth.use_instance_edges and options.instance_edges and not options.instances and not is_shard_input(labels):
         return ("this model was trained with instance maps: pass --instances PATH, or --instance-edges false to run "
                 "with an all-zero edge channel"), None
     style = options.style or Style("random")
-    if synth.z_dim:
-        if style.mode == "cluster":
-            return (f"--style cluster:{style.cluster} picks instance-feature clusters; this VAE model takes --style random "
-                    "(with --seed) or --style from-image PATH"), None
-        if style.mode == "image" and not style.image.is_file():
-            return None, f"--style from-image: {style.image} does not exist"
-        if style.mode == "image" and synth.style_encoder is None:
-            return None, ("--style from-image needs the model's style encoder, which its export lacks "
-                          "(hrgan import-spade --encoder latest_net_E.pth adds it)")
-    if synth.feat_num:
-        if style.mode == "image" and not style.image.is_file():
-            return None, f"--style from-image: {style.image} does not exist"
-        if style.mode != "image" and synth.styles is None:
-            return None, (f"this model takes instance features ({synth.feat_num} channels) but its export has no styles: "
-                          f"run 'hrgan encode-features --checkpoint {checkpoint} --data TRAIN_SHARDS --out EXPORT' first, "
-                          "or pass --style from-image:PHOTO")
-        most = int(synth.styles.counts.max()) if style.mode == "cluster" else 0
-        if style.mode == "cluster" and style.cluster >= most:
-            choices = f"cluster:0 to cluster:{most - 1}" if most else "the styles have none"
-            return f"--style cluster:{style.cluster}: no class has more than {most} clusters ({choices})", None
+    choice = style_choice(style, options.seed)
+    problems = synth.style_problems(choice)
+    if problems:
+        usage, problem = problems[0]
+        return (problem, None) if usage else (None, problem.replace("MODEL", str(checkpoint)))
+    if choice.mode in synth.family.style.choices and style.mode == "image" and not style.image.is_file():
+        return None, f"--style from-image: {style.image} does not exist"
     if options.palette is not None and synth.label_nc == 0:
         return "--palette turns colour label images into class ids, but this model takes input images as they are", None
     if options.palette is not None and not options.palette.is_file():

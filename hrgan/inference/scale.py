@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-
 from hrgan.inference.options import NATIVE, TRAINED
+from hrgan.pixels import resize_ids, resize_photos
+
+__all__ = ["WARN_RATIO", "describe_scale", "resize_ids", "resize_photos", "run_size", "scale_ratio", "scale_warning"]
 
 WARN_RATIO = 2.0  # scale changes beyond this (either way) are reported
 
@@ -68,22 +68,3 @@ def scale_warning(native: tuple[int, int], trained: tuple[int, int] | None, scal
                 + ("lost" if ratio > 1 else "interpolated"))
     return (f"{size[0]}x{size[1]} runs at {ratio:.1f}x the scale the model trained at ({trained[0]}x{trained[1]}): "
             "expect texture of the wrong size; --size trained (the default) resizes to it")
-
-
-def resize_ids(ids: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest resize of integer maps [B, H, W] to (W, H), any dtype, ids never blended."""
-    height, width = ids.shape[-2:]
-    if (width, height) == tuple(size):
-        return ids
-    new_width, new_height = size
-    rows = ((torch.arange(new_height, device=ids.device) + 0.5) * height / new_height).long().clamp_(max=height - 1)
-    cols = ((torch.arange(new_width, device=ids.device) + 0.5) * width / new_width).long().clamp_(max=width - 1)
-    return ids[..., rows[:, None], cols[None, :]]
-
-
-def resize_photos(photos: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Photos [B, 3, H, W] in [-1, 1] to (W, H): bicubic, antialiased when shrinking, clamped."""
-    if tuple(photos.shape[-2:]) == (size[1], size[0]):
-        return photos
-    resized = F.interpolate(photos.float(), size=(size[1], size[0]), mode="bicubic", align_corners=False, antialias=True)
-    return resized.clamp_(-1, 1)

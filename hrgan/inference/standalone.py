@@ -22,18 +22,17 @@ from torch import nn
 
 from hrgan.inference.synthesizer import Synthesizer
 from hrgan.io import write_bytes_atomic
-from hrgan.models import run_generator
 
 
 class FixedGenerator(nn.Module):
-    """The generator with its number of active enhancers fixed: conditioning -> image."""
+    """The generator with its number of active enhancers fixed: conditioning (and a VAE's z) -> image."""
 
     def __init__(self, generator: nn.Module, n_active_enhancers: int) -> None:
         super().__init__()
         self.generator, self.n_active_enhancers = generator, n_active_enhancers
 
     def forward(self, condition: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        return run_generator(self.generator, condition, n_active_enhancers=self.n_active_enhancers, z=z)
+        return self.generator.run(condition, n_active_enhancers=self.n_active_enhancers, z=z)
 
 
 def describe(synth: Synthesizer) -> dict:
@@ -52,15 +51,11 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
     """Trace the generator on a small example and write it atomically as ``torchscript`` or ``onnx``."""
     network = FixedGenerator(synth.generator, synth.n_active_enhancers).eval()
     meta = describe(synth)
-    m = synth.size_multiple
-    height, width = 2 * m, 2 * m
-    if synth.z_dim and fmt == "onnx":  # ONNX loses the VAE's channel count through a dynamic resize: its size is fixed
-        latent_width, latent_height = synth.generator.latent_size
-        height, width = latent_height * m, latent_width * m
-        meta["fixed_size"] = [width, height]
-    example = (torch.zeros(1, meta["in_channels"], height, width, device=synth.device),)
-    if synth.z_dim:
-        example += (torch.zeros(1, synth.z_dim, device=synth.device),)
+    fixed = synth.generator.fixed_export_size(fmt)
+    width, height = fixed or (2 * synth.size_multiple,) * 2
+    if fixed:
+        meta["fixed_size"] = list(fixed)
+    example = tuple(t.to(synth.device) for t in synth.generator.example_inputs(height, width))
     names = ["condition", "z"][: len(example)]
     buffer = io.BytesIO()
     with torch.no_grad():
@@ -72,7 +67,7 @@ def export_generator(synth: Synthesizer, fmt: str, out: Path) -> Path:
             import onnx  # needs the onnx package (pip install onnx)
 
             axes = {0: "batch"} if "fixed_size" in meta else {0: "batch", 2: "height", 3: "width"}
-            dynamic = {"condition": axes, "image": axes} | ({"z": {0: "batch"}} if synth.z_dim else {})
+            dynamic = {"condition": axes, "image": axes} | {name: {0: "batch"} for name in names[1:]}
             torch.onnx.export(network, example, buffer, input_names=names, output_names=["image"],
                               dynamic_axes=dynamic, opset_version=17, dynamo=False)
             model = onnx.load_from_string(buffer.getvalue())

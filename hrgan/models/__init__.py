@@ -2,8 +2,10 @@
 
 from hrgan.models.discriminator import MultiscaleDiscriminator, PatchDiscriminator
 from hrgan.models.encoder import InstanceFeatureEncoder, instance_average_pool
+from hrgan.models.family import (Conditioning, GeneratorFamily, InstanceStyle, Style, StyleChoice, StyleSource,
+                                 VAEStyle)
 from hrgan.models.generator import GlobalGenerator, LocalEnhancer, Pix2PixHDGenerator, run_generator
-from hrgan.models.layers import set_activation_checkpointing
+from hrgan.models.layers import GeneratorNetwork, set_activation_checkpointing
 from hrgan.models.spade import SPADEGenerator, SPADEStyleEncoder
 from hrgan.models.official import build_from_pix2pixhd, convert_pix2pixhd_state_dict, detect_pix2pixhd_network
 from hrgan.models.pix2pix import convert_pix2pix_state_dict
@@ -11,6 +13,14 @@ from hrgan.models.unet import UNetGenerator
 from hrgan.models.vgg import VGG19Features
 
 __all__ = [
+    "Conditioning",
+    "GeneratorFamily",
+    "GeneratorNetwork",
+    "InstanceStyle",
+    "Style",
+    "StyleChoice",
+    "StyleSource",
+    "VAEStyle",
     "GlobalGenerator",
     "InstanceFeatureEncoder",
     "LocalEnhancer",

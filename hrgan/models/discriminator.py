@@ -57,6 +57,10 @@ class PatchDiscriminator(RecordsInitArgs):
         layers.append(nn.Sequential(nn.Conv2d(channels, 1, 4, stride=1, padding=padding)))
         self.layers = nn.ModuleList(layers)
 
+    def compile_units(self) -> list[nn.Module]:
+        """Compiled whole (``hrgan.training.speed``)."""
+        return [self]
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[B, in, H, W] -> n_layers + 2 feature maps; the last is the [B, 1, h, w] patch logits."""
         outputs = []

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hrgan.models.layers import (
+    GeneratorNetwork,
     RecordsInitArgs,
     ResidualBlock,
     c7s1,
@@ -23,7 +24,7 @@ def _to_rgb_head(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(*c7s1(in_channels, out_channels), nn.Tanh())
 
 
-class GlobalGenerator(RecordsInitArgs):
+class GlobalGenerator(GeneratorNetwork):
     """pix2pixHD's global generator G1 (an encoder, residual bottleneck and decoder).
 
     c7s1-ngf, ``n_downsample`` x (conv3 stride 2, norm, ReLU), ``n_blocks``
@@ -72,6 +73,10 @@ class GlobalGenerator(RecordsInitArgs):
             raise ValueError(f"a GlobalGenerator has no local enhancers, got n_active_enhancers={n_active_enhancers}")
         return 2**self.n_downsample
 
+    def compile_units(self) -> list[nn.Module]:
+        """Its Sequential parts: the progressive wiring between them stays in Python (``hrgan.training.speed``)."""
+        return [child for child in self.children() if isinstance(child, nn.Sequential)]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """[B, in, H, W] -> [B, ngf, H, W]: everything up to the head."""
         return self.up(self.blocks(self.down(self.stem(x))))
@@ -105,12 +110,16 @@ class LocalEnhancer(RecordsInitArgs):
         self.up = nn.Sequential(*upconv_norm_relu(ngf * 2, ngf))
         self.head = _to_rgb_head(ngf, out_channels) if with_head else None
 
+    def compile_units(self) -> list[nn.Module]:
+        """Its Sequential parts: the progressive wiring between them stays in Python (``hrgan.training.speed``)."""
+        return [child for child in self.children() if isinstance(child, nn.Sequential)]
+
     def features(self, x: torch.Tensor, coarse_features: torch.Tensor) -> torch.Tensor:
         """x [B, in, H, W], coarse_features [B, 2*ngf, H/2, W/2] -> [B, ngf, H, W]."""
         return self.up(self.blocks(self.stem(x) + coarse_features))
 
 
-class Pix2PixHDGenerator(RecordsInitArgs):
+class Pix2PixHDGenerator(GeneratorNetwork):
     """pix2pixHD's coarse-to-fine generator: a global generator plus ``n_local_enhancers`` enhancers.
 
     As in pix2pixHD, ``ngf`` is the width of the finest enhancer; enhancer i
@@ -194,6 +203,27 @@ class Pix2PixHDGenerator(RecordsInitArgs):
             )
         return module.head
 
+    def compile_units(self) -> list[nn.Module]:
+        return [unit for level in (self.global_generator, *self.enhancers) for unit in level.compile_units()]
+
+    def frozen_parts(self, n_active_enhancers: int) -> list[nn.Module]:
+        """The global generator and the older enhancers (pix2pixHD's niter_fix_global)."""
+        return [self.global_generator, *self.enhancers[: n_active_enhancers - 1]]
+
+    def stage_problems(self, resolution: tuple[int, int], n_enhancers: int, fade_in: bool) -> list[str]:
+        """A resolution off the stage's multiple, or a missing output layer at an active or fading level."""
+        found = super().stage_problems(resolution, n_enhancers, fade_in)
+        for level in [n_enhancers, n_enhancers - 1] if fade_in else [n_enhancers]:
+            try:
+                self.head(level)
+            except ValueError as error:
+                found.append(str(error))
+        return found
+
+    def run(self, x: torch.Tensor, *, n_active_enhancers: int | None = None, fade_alpha: float | torch.Tensor = 1.0,
+            z: torch.Tensor | None = None) -> torch.Tensor:
+        return self(x, n_active_enhancers=n_active_enhancers, fade_alpha=fade_alpha)
+
     def forward(
         self, x: torch.Tensor, *, n_active_enhancers: int | None = None, fade_alpha: float | torch.Tensor = 1.0
     ) -> torch.Tensor:
@@ -230,11 +260,5 @@ class Pix2PixHDGenerator(RecordsInitArgs):
 
 def run_generator(generator: nn.Module, x: torch.Tensor, *, n_active_enhancers: int | None = None,
                   fade_alpha: float | torch.Tensor = 1.0, z: torch.Tensor | None = None) -> torch.Tensor:
-    """Call any of our generators on its input: the one place that knows which forward takes which arguments
-    (a generator family whose forward takes only the input needs no entry here). ``z``: a VAE generator's
-    style (``getattr(generator, "z_dim", 0)`` > 0; None draws one)."""
-    if isinstance(generator, Pix2PixHDGenerator):
-        return generator(x, n_active_enhancers=n_active_enhancers, fade_alpha=fade_alpha)
-    if getattr(generator, "z_dim", 0):
-        return generator(x, z=z)
-    return generator(x)
+    """Call any of our generators on its input (``GeneratorNetwork.run``; ``z``: a VAE generator's style)."""
+    return generator.run(x, n_active_enhancers=n_active_enhancers, fade_alpha=fade_alpha, z=z)

@@ -6,6 +6,7 @@ import functools
 import inspect
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -35,6 +36,50 @@ class RecordsInitArgs(nn.Module):
             self.init_args = dict(list(bound.arguments.items())[1:])  # without self
 
         cls.__init__ = recording_init
+
+
+class GeneratorNetwork(RecordsInitArgs):
+    """What training, inference and export ask of any generator; the defaults are a single-scale generator
+    whose forward takes only its input. A family overrides what differs (see ``hrgan.models.family``)."""
+
+    z_dim = 0  # a VAE generator's style size (its forward then takes z)
+    n_local_enhancers = 0
+    min_size_multiples = 2  # inference pads to at least this many size multiples
+    checkpoints_under_compile = True  # activation checkpointing may recompute compiled code
+
+    def size_multiple(self, n_active_enhancers: int | None = None) -> int:
+        """Input heights and widths must be multiples of this with ``n_active_enhancers`` running."""
+        raise NotImplementedError
+
+    def run(self, x: torch.Tensor, *, n_active_enhancers: int | None = None, fade_alpha: float | torch.Tensor = 1.0,
+            z: torch.Tensor | None = None) -> torch.Tensor:
+        """The forward pass with whatever this generator takes besides its input (progressive growth, z)."""
+        return self(x)
+
+    def compile_units(self) -> list[nn.Module]:
+        """The parts ``torch.compile`` compiles one by one (``hrgan.training.speed``): the whole network here."""
+        return [self]
+
+    def example_inputs(self, height: int, width: int) -> tuple[torch.Tensor, ...]:
+        """Zero inputs of one sample at a size, as ``run`` takes them positionally (to trace it for export)."""
+        return (torch.zeros(1, self.init_args["in_channels"], height, width),)
+
+    def fixed_export_size(self, fmt: str) -> tuple[int, int] | None:
+        """The (W, H) an export in ``fmt`` (``torchscript``, ``onnx``) must have, or None: any multiple."""
+        return None
+
+    def frozen_parts(self, n_active_enhancers: int) -> list[nn.Module]:
+        """The parts that do not train while only the newest of ``n_active_enhancers`` enhancers does."""
+        return []
+
+    def stage_problems(self, resolution: tuple[int, int], n_enhancers: int, fade_in: bool) -> list[str]:
+        """What stops a training stage at ``resolution`` with ``n_enhancers`` active (and faded in) running."""
+        multiple = self.size_multiple(n_enhancers)
+        width, height = resolution
+        if width % multiple or height % multiple:
+            return [f"resolution {width}x{height} is not a multiple of {multiple}, which the generator needs with "
+                    f"{n_enhancers} local enhancer(s) active"]
+        return []
 
 
 def instance_norm(channels: int) -> nn.InstanceNorm2d:
@@ -164,3 +209,16 @@ def init_weights(module: nn.Module, weight_init: str) -> None:
 def input_pyramid_downsample() -> nn.AvgPool2d:
     """The 2x downsampling used for input pyramids in G and D."""
     return nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, *, minimum: int = 2) -> torch.Tensor:
+    """Pad [B, C, H, W] at the bottom and right to multiples of ``multiple``, at least ``minimum`` of them
+    (pix2pixHD's bottleneck reflection padding needs 2 pixels; a generator says otherwise with a
+    ``min_size_multiples`` attribute), by reflection, or by edge replication where the image is too small
+    to reflect."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (max(-(-n // multiple), minimum) * multiple - n for n in (h, w))
+    if not pad_h and not pad_w:
+        return x
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 from torch.utils.checkpoint import checkpoint
 
-from hrgan.models.layers import RecordsInitArgs
+from hrgan.models.layers import GeneratorNetwork, RecordsInitArgs
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
 
@@ -116,7 +116,7 @@ def init_spade_weights(module: nn.Module, gain: float = 0.02) -> None:
                 nn.init.zeros_(m.bias)
 
 
-class SPADEGenerator(RecordsInitArgs):
+class SPADEGenerator(GeneratorNetwork):
     """SPADE's generator: a downsampled label map (or, with the VAE, z through a linear layer) upsampled
     through SPADE residual blocks, each modulated by the label map.
 
@@ -172,12 +172,38 @@ class SPADEGenerator(RecordsInitArgs):
         init_spade_weights(self)
 
     min_size_multiples = 1  # no reflection padding at the bottom: one multiple is enough
+    checkpoints_under_compile = False  # its recomputation must not repeat spectral norm's power iteration
 
     def size_multiple(self, n_active_enhancers: int | None = None) -> int:
         """Input heights and widths must be multiples of this (2 ** upsamplings)."""
         if n_active_enhancers:
             raise ValueError(f"a SPADEGenerator has no local enhancers, got n_active_enhancers={n_active_enhancers}")
         return 2 ** UPSAMPLING_LAYERS[self.num_upsampling_layers]
+
+    def run(self, x: torch.Tensor, *, n_active_enhancers: int | None = None, fade_alpha: float | torch.Tensor = 1.0,
+            z: torch.Tensor | None = None) -> torch.Tensor:
+        return self(x, z=z) if self.z_dim else self(x)
+
+    def example_inputs(self, height: int, width: int) -> tuple[torch.Tensor, ...]:
+        return super().example_inputs(height, width) + ((torch.zeros(1, self.z_dim),) if self.z_dim else ())
+
+    def fixed_export_size(self, fmt: str) -> tuple[int, int] | None:
+        """The VAE's ONNX graph has the latent map's size: ONNX's shape inference loses its channels through a
+        resize of dynamic size."""
+        if not (self.z_dim and fmt == "onnx"):
+            return None
+        width, height = self.latent_size
+        return width * self.size_multiple(), height * self.size_multiple()
+
+    def stage_problems(self, resolution: tuple[int, int], n_enhancers: int, fade_in: bool) -> list[str]:
+        """A resolution off the multiple, or (the VAE) a latent map not of the resolution's size."""
+        found = super().stage_problems(resolution, n_enhancers, fade_in)
+        width, height = resolution
+        multiple = self.size_multiple()
+        if not found and self.z_dim and tuple(self.latent_size) != (width // multiple, height // multiple):
+            found.append(f"resolution {width}x{height} needs the VAE generator's latent_size "
+                         f"[{width // multiple}, {height // multiple}] (resolution / {multiple}), got {list(self.latent_size)}")
+        return found
 
     def forward(self, segmap: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """[B, in, H, W] label map (H, W multiples of ``size_multiple()``) -> image [B, out, H, W] in [-1, 1].

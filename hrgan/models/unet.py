@@ -21,12 +21,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hrgan.models.layers import RecordsInitArgs, init_pix2pix_weights, norm_layer
+from hrgan.models.layers import GeneratorNetwork, init_pix2pix_weights, norm_layer
 
 UNET_NORMS = ("batch", "instance")
 
 
-class UNetGenerator(RecordsInitArgs):
+class UNetGenerator(GeneratorNetwork):
     """pix2pix's U-Net: ``num_downs`` conv4 stride-2 layers down to 1x1, transposed convs back up,
     each decoder level concatenating [encoder features, decoder features].
 

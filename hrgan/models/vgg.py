@@ -34,6 +34,10 @@ class VGG19Features(nn.Module):
         self.features = nn.Sequential(*layers)
         assert len(self.features) == VGG19_SLICE_ENDS[-1]
 
+    def compile_units(self) -> list[nn.Module]:
+        """Compiled whole (``hrgan.training.speed``)."""
+        return [self]
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[B, 3, H, W] -> [relu1_1, relu2_1, relu3_1, relu4_1, relu5_1] activations."""
         outputs = []

@@ -140,10 +140,10 @@ class Studio:
         return web.json_response({
             "names": classes["names"], "colors": classes["colors"], "maps": self.library.names(),
             "width": self.size[0], "height": self.size[1], "unlabeled": self.unlabeled(),
-            "styles": bool(self.synth.feat_num) and self.synth.styles is not None,
+            "styles": "objects" in self.synth.family.style.choices,
             "clusters": [int(c) for c in self.synth.styles.counts] if self.synth.styles is not None else [],
-            "z_dim": self.synth.z_dim, "style_photo": bool(self.synth.z_dim) and self.synth.style_encoder is not None,
-            "max_stroke_pixels": MAX_STROKE_PIXELS,
+            "z_dim": self.synth.z_dim, "style_photo": {"z", "reference"} <= set(self.synth.family.style.choices),
+            "max_stroke_pixels": MAX_STROKE_PIXELS, "max_points": MAX_POINTS,
         })
 
     async def create(self, request: web.Request) -> web.Response:
@@ -213,7 +213,7 @@ class Studio:
             return session.restyle(fields.integer(body, "object"), cluster).seconds
         if op == "z":
             seed = fields.integer(body, "seed", 0)
-            return session.set_z(session.random_z(seed)).seconds if session.synth.z_dim else _no_vae()
+            return session.set_z(session.random_z(seed)).seconds
         raise ValueError(f"unknown op {op!r}")
 
     @staticmethod
@@ -299,10 +299,6 @@ class Studio:
 
 async def no_content(request: web.Request) -> web.Response:
     return web.Response(status=204)
-
-
-def _no_vae():
-    raise ValueError("this model has no VAE (z_dim 0)")
 
 
 def _refuse_constant(name: str):

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hrgan.inference.styles import instance_regions
 from hrgan.inference.synthesizer import Synthesizer
+from hrgan.models.family import Style, StyleChoice
+from hrgan.models.style_bank import style_rng
 from hrgan.studio.canvas import Canvas
 from hrgan.visualize import image_to_uint8
 
@@ -90,49 +91,51 @@ class StudioSession:
         self.synth, self.canvas, self.seed = synth, canvas, seed
         self.clusters: dict[int, int] = {}  # instance id -> the cluster chosen for it
         self.draws: dict[int, int] = {}  # instance id -> how many random draws it has had
-        self.z = self.random_z(seed) if synth.z_dim else None
+        self.z = self.random_z(seed) if self.has_vae else None
         self.photo: np.ndarray | None = None
         self.composite = False  # the photo is partly a restyle's (see Shown)
 
     # ----------------------------------------------------------------- styles
     @property
     def has_styles(self) -> bool:
-        return bool(self.synth.feat_num) and self.synth.styles is not None
+        """Whether objects take styles (clusters of instance features)."""
+        return "objects" in self.synth.family.style.choices
 
-    def cluster_of(self, instance: int, cls: int) -> int | None:
-        """The cluster an instance of class ``cls`` uses: chosen, else drawn from (seed, id, draws); None: no styles."""
-        count = int(self.synth.styles.counts[cls]) if cls >= 0 else 0
+    @property
+    def has_vae(self) -> bool:
+        """Whether the whole image takes a VAE's z."""
+        return "z" in self.synth.family.style.choices
+
+    def cluster_of(self, instance: int, cls: int, count: int | None = None) -> int | None:
+        """The cluster an instance of class ``cls`` (of ``count`` clusters) uses: chosen, else drawn from (seed, id,
+        draws); None: no styles."""
+        if count is None:
+            count = int(self.synth.styles.counts[cls]) if cls >= 0 else 0
         if not count:
             return None
         if instance in self.clusters:
             return min(self.clusters[instance], count - 1)
-        rng = np.random.default_rng([self.seed, instance & 0xFFFFFFFF, self.draws.get(instance, 0)])
-        return int(rng.integers(count))
+        return int(style_rng(self.seed, instance, self.draws.get(instance, 0)).integers(count))
 
-    def features(self) -> torch.Tensor | None:
-        """Instance features [1, F, H, W]: each instance filled with its cluster's centre (zero without styles)."""
-        if not self.synth.feat_num:
-            return None
-        if self.synth.styles is None:
-            raise ValueError("this model takes instance features but its export has no styles: run hrgan encode-features")
-        label, instance = torch.from_numpy(self.canvas.label), torch.from_numpy(self.canvas.instance)
-        centres = self.synth.styles.centres
-        region, classes, _ = instance_regions(label, instance, self.synth.label_nc)
-        ids = torch.unique(instance.reshape(-1))  # region k is ids[k]
-        values = torch.zeros(len(classes), centres.shape[2])
-        for k, (instance_id, cls) in enumerate(zip(ids.tolist(), classes.tolist(), strict=True)):
-            cluster = self.cluster_of(instance_id, cls)
-            if cluster is not None:
-                values[k] = centres[cls, cluster]
-        return values[region].permute(2, 0, 1).unsqueeze(0)
+    def style_choice(self) -> StyleChoice:
+        """The canvas's style: each object's cluster, a VAE's z."""
+        return StyleChoice("random", seed=self.seed, objects=self.cluster_of, z=self.z)
+
+    def style(self) -> Style:
+        """The canvas's style as the model takes it (instance features [1, F, H, W], a VAE's z)."""
+        label = torch.from_numpy(self.canvas.label).unsqueeze(0)
+        instance = torch.from_numpy(self.canvas.instance).unsqueeze(0)
+        return self.synth.style(self.style_choice(), label, instance, ["canvas"])
 
     def random_z(self, seed: int) -> torch.Tensor:
         """A VAE's z [1, z_dim] ~ N(0, 1) from ``seed``."""
-        return torch.from_numpy(np.random.default_rng(seed).standard_normal((1, self.synth.z_dim)).astype(np.float32))
+        if not self.has_vae:
+            raise ValueError("this model has no VAE (z_dim 0): its style comes from the map alone")
+        return self.synth.family.style.random_z(seed).unsqueeze(0)
 
     def set_z(self, z: torch.Tensor) -> Render:
         """A VAE model's z for the whole image, and the photo with it (undo takes it back)."""
-        if not self.synth.z_dim:
+        if not self.has_vae:
             raise ValueError("this model has no VAE (z_dim 0): its style comes from the map alone")
 
         def change(canvas: Canvas) -> None:
@@ -149,7 +152,7 @@ class StudioSession:
     def _generate(self) -> np.ndarray:
         label = torch.from_numpy(self.canvas.label).unsqueeze(0)
         instance = torch.from_numpy(self.canvas.instance).unsqueeze(0)
-        photo = self.synth(label, instance if self.synth.use_instance_edges else None, self.features(), self.z)
+        photo = self.synth(label, instance, style=self.style())
         return image_to_uint8(photo[0])
 
     def render(self) -> Render:

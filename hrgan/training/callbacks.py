@@ -72,7 +72,7 @@ class ProgressiveGrowth(Callback):
         schedule = pl_module.schedule
         w, h = growth.resolution
         global_batch = growth.batch_size * trainer.world_size
-        scale = pl_module.batch_lr_scale(global_batch)
+        scale = pl_module.optimization.batch_scale(global_batch)
         iteration = pl_module.iteration
         rank_zero_info(
             f"stage {growth.stage + 1}/{len(schedule.stages)}: {w}x{h}, {growth.n_enhancers} local enhancer(s), "

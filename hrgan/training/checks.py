@@ -33,19 +33,17 @@ def settings_error_in(error: BaseException) -> SettingsError | None:
 
 
 def network_problems(schedule, *, generator: nn.Module, discriminator: nn.Module) -> list[str]:
-    """Stages the networks cannot run: more enhancers or discriminator scales than they have, a resolution
-    that is not a multiple of the generator's ``size_multiple`` for the stage, a VAE generator's latent
-    size that is not the stage's, a missing output layer.
+    """Stages the networks cannot run: more enhancers or discriminator scales than they have, and what the
+    generator says stops a stage (``GeneratorNetwork.stage_problems``: a resolution off its multiple, a VAE's
+    latent size, a missing output layer).
 
     Args:
         schedule: the run's ``ProgressiveSchedule``.
-        generator: any hrgan generator (``size_multiple`` and ``n_local_enhancers`` are used when it has them).
+        generator: any hrgan generator (a ``GeneratorNetwork``).
         discriminator: a ``MultiscaleDiscriminator`` (its ``num_D`` scales).
     """
-    from hrgan.models import Pix2PixHDGenerator
-
     found = []
-    enhancers = getattr(generator, "n_local_enhancers", 0)
+    enhancers = generator.n_local_enhancers
     scales = getattr(discriminator, "num_D", None)
     for i, stage in enumerate(schedule.stages):
         name = f"stage {i + 1}"
@@ -55,24 +53,40 @@ def network_problems(schedule, *, generator: nn.Module, discriminator: nn.Module
         if k > enhancers:
             found.append(f"{name}: n_enhancers is {k}, but the generator has {enhancers} local enhancer(s) "
                          "(generator n_local_enhancers)")
-            continue
-        if hasattr(generator, "size_multiple") and k >= 0 and len(stage.resolution) == 2:
-            multiple = generator.size_multiple(k) if isinstance(generator, Pix2PixHDGenerator) else generator.size_multiple()
-            width, height = stage.resolution
-            if width % multiple or height % multiple:
-                found.append(f"{name}: resolution {width}x{height} is not a multiple of {multiple}, which the generator "
-                             f"needs with {k} local enhancer(s) active")
-            elif getattr(generator, "z_dim", 0) and tuple(generator.latent_size) != (width // multiple, height // multiple):
-                found.append(f"{name}: resolution {width}x{height} needs the VAE generator's latent_size "
-                             f"[{width // multiple}, {height // multiple}] (resolution / {multiple}), got "
-                             f"{list(generator.latent_size)}")
-        if isinstance(generator, Pix2PixHDGenerator) and k >= 0:
-            levels = [k, k - 1] if stage.fade_in_steps else [k]
-            for level in levels:
-                try:
-                    generator.head(level)
-                except ValueError as error:
-                    found.append(f"{name}: {error}")
+        elif k >= 0 and len(stage.resolution) == 2:
+            found += [f"{name}: {problem}" for problem in generator.stage_problems(tuple(stage.resolution), k,
+                                                                                  bool(stage.fade_in_steps))]
+    return found
+
+
+def combination_problems(generator: nn.Module, discriminator: nn.Module, conditioning, objective, speed) -> list[str]:
+    """Settings of different groups that do not go together: the discriminator's channels and the
+    conditioning, compile with activation checkpointing of a generator that cannot, compile with WGAN-GP."""
+    found = []
+    d_channels = discriminator.discriminators[0].layers[0][0].in_channels
+    if d_channels != conditioning.discriminator_channels:
+        found.append(f"the discriminator takes {d_channels} channels, expected {conditioning.discriminator_channels}")
+    if speed.compile and speed.activation_checkpointing and not generator.checkpoints_under_compile:
+        found.append(f"activation_checkpointing with compile is not supported for {type(generator).__name__} (its "
+                     "recomputation must not repeat spectral norm's power iteration, which compiled code would): "
+                     "choose one")
+    if objective.wgan and speed.compile:
+        found.append("gan_mode wgan-gp needs the gradient of a gradient, which torch.compile does not support: "
+                     "set compile: false")
+    return found
+
+
+def data_problems(conditioning, schedule, trainer, objective) -> list[str]:
+    """What the run's data and Trainer say against the settings: label_nc and the ignore value against the
+    shards' manifests, sizes that batches cannot stack, WGAN-GP's penalty under fp16."""
+    datamodule = trainer.datamodule if trainer is not None else None
+    urls = [getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None)]
+    found = [line for u in urls for line in label_problems(conditioning.label_nc, conditioning.ignore_index, u)]
+    for u in urls:
+        found += size_problems(u, getattr(datamodule, "load_size", None), [stage.batch_size for stage in schedule.stages])
+    if objective.wgan and trainer is not None and str(trainer.precision).startswith("16"):
+        found.append("gan_mode wgan-gp with precision 16-mixed: the gradient penalty's inner gradient is not loss-scaled "
+                     "and can underflow; use bf16-mixed or 32")
     return found
 
 

@@ -22,7 +22,7 @@ from hrgan.envinfo import wandb_is_set_up
 from hrgan.io import OutputError, writable_folder
 from hrgan.training.callbacks import SampleGrids, run_dir
 from hrgan.training.host_memory import HostMemory
-from hrgan.training.module import Pix2PixHDModule
+from hrgan.training.pix2pixhd_module import Pix2PixHDModule
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 from hrgan.training.progress_bar import ScheduleProgressBar
 

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pytorch_lightning.utilities import rank_zero_info
+from torch import nn
 
 from hrgan.artifacts import read_state_dict
 
-if TYPE_CHECKING:
-    from hrgan.training.module import Pix2PixHDModule
 
-
-def load_matching_weights(module: Pix2PixHDModule, path: str | Path) -> dict[str, list[str]]:
+def load_matching_weights(module: nn.Module, path: str | Path) -> dict[str, list[str]]:
     """Copy every tensor whose name and shape match from a checkpoint or export into ``module``.
 
-    An export's networks go to every copy of them in ``module`` (``module.network_prefixes()``).
+    An export's networks go to every copy of them in ``module`` (the training module's ``network_prefixes()``).
 
     Returns the keys loaded, left at their initialisation (new in this model) and
     skipped (absent here, or of another shape); a summary is printed.

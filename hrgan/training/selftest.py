@@ -27,7 +27,7 @@ from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
 from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.callbacks import SampleGrids
 from hrgan.training.checkpoint_io import AtomicCheckpointIO
-from hrgan.training.module import Pix2PixHDModule
+from hrgan.training.pix2pixhd_module import Pix2PixHDModule
 from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
 from hrgan.training.schedule import ProgressiveSchedule, Stage
 

@@ -7,25 +7,21 @@ import contextlib
 import torch
 from torch import nn
 
-from hrgan.models import GlobalGenerator, LocalEnhancer, PatchDiscriminator, SPADEGenerator, UNetGenerator, VGG19Features
-
 
 def compile_units(*networks: nn.Module | None) -> list[nn.Module]:
     """The parts compiled one by one: tensor in, tensors out, with shapes that change only between stages.
 
-    The generator's progressive wiring (active enhancers, fade-in blend) stays in Python between
-    the units, so a fade-in step or a new stage never changes what a unit sees except its size.
+    Each network says which (``compile_units()``, e.g. a pix2pixHD generator's Sequential parts, whose
+    progressive wiring stays in Python, so a fade-in step or a new stage changes only the sizes a unit sees);
+    one that says nothing, and holds nothing that does, is compiled whole.
     """
-    units: list[nn.Module] = []
-    for network in networks:
-        if network is None:
-            continue
-        for module in network.modules():
-            if isinstance(module, (GlobalGenerator, LocalEnhancer)):
-                units += [child for child in module.children() if isinstance(child, nn.Sequential)]
-            elif isinstance(module, (PatchDiscriminator, SPADEGenerator, UNetGenerator, VGG19Features)):
-                units.append(module)
-    return units
+    return [unit for network in networks if network is not None for unit in (_declared_units(network) or [network])]
+
+
+def _declared_units(module: nn.Module) -> list[nn.Module]:
+    if hasattr(module, "compile_units"):
+        return module.compile_units()
+    return [unit for child in module.children() for unit in _declared_units(child)]
 
 
 def compile_networks(*networks: nn.Module | None, mode: str | None = None) -> int:

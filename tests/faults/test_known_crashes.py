@@ -98,8 +98,13 @@ def test_infer_refuses_a_cluster_no_class_has_before_reading_inputs(tmp_path):
     from hrgan.inference.options import InferOptions, Style
     from hrgan.inference.runner import check_options
 
+    from hrgan.models import InstanceFeatureEncoder, InstanceStyle
+
     bank = StyleBank(centres=torch.zeros(2, 3, 1), counts=torch.tensor([3, 1]), instances=torch.tensor([5, 1]))
-    model = SimpleNamespace(use_instance_edges=False, feat_num=1, z_dim=0, styles=bank)  # what check_options reads of a Synthesizer
+    style = InstanceStyle(InstanceFeatureEncoder(feat_num=1, nef=2), bank)
+    # what check_options reads of a Synthesizer
+    model = SimpleNamespace(use_instance_edges=False, label_nc=2, family=SimpleNamespace(style=style),
+                            style_problems=style.choice_problems)
     options = InferOptions(out=tmp_path, style=Style.parse("cluster:3"))
     assert check_options(model, tmp_path / "export.pt", "labels/", options) == (
         "--style cluster:3: no class has more than 3 clusters (cluster:0 to cluster:2)", None)

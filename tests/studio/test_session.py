@@ -34,11 +34,11 @@ def test_styles_stay_put_when_another_part_is_edited(synth):
     canvas, left, right = scene()
     session = StudioSession(synth, canvas, seed=1)
     clusters = (session.cluster_of(left, 5), session.cluster_of(right, 5))
-    features = session.features()
+    features = session.style().features
     canvas.brush([(60, 2)], radius=2, cls=3)  # paint far from both objects
     assert (session.cluster_of(left, 5), session.cluster_of(right, 5)) == clusters
     both = torch.from_numpy((canvas.instance == left) | (canvas.instance == right))
-    assert torch.equal(session.features()[0][:, both], features[0][:, both])
+    assert torch.equal(session.style().features[0][:, both], features[0][:, both])
     redraws = {session.restyle(left, None) and session.cluster_of(left, 5) for _ in range(8)}
     assert len(redraws) > 1  # "random" draws anew each time
 

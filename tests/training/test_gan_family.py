@@ -108,7 +108,7 @@ def test_gan_settings_are_checked_before_training():
         image_module(gan_mode="hinge", real_label=0.9)
     with pytest.raises(SettingsError, match="critic_steps must be >= 1"):
         image_module(critic_steps=0)
-    assert image_module(gan_mode="vanilla", real_label=0.9).gan.real_label == 0.9
+    assert image_module(gan_mode="vanilla", real_label=0.9).objective.gan.real_label == 0.9
     with pytest.warns(UserWarning, match="batch norm in the discriminator"):
         image_module(gan_mode="wgan-gp", d_args=dict(norm="batch", padding=1))
 
