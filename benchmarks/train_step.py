@@ -50,8 +50,8 @@ from hrgan.losses import GANLoss, VGGLoss, feature_matching_loss  # noqa: E402
 from hrgan.models import (MultiscaleDiscriminator, Pix2PixHDGenerator, SPADEGenerator, UNetGenerator,  # noqa: E402
                           set_activation_checkpointing)
 from hrgan.training.host_memory import HostMemory, keep_freed_host_memory  # noqa: E402
-from hrgan.training.module import Pix2PixHDModule  # noqa: E402
-from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS  # noqa: E402
+from hrgan.training.pix2pixhd_module import Pix2PixHDModule  # noqa: E402
+from hrgan.training.recipe import QUIET, hrgan_trainer  # noqa: E402
 from hrgan.training.schedule import ProgressiveSchedule, Stage  # noqa: E402
 
 LABEL_NC = 35
@@ -143,11 +143,9 @@ def time_ours(args, device: str) -> tuple[list[float], list[float]]:
     batch = random_batch(args, "cpu")
     timer = StepTimer(device)
     callbacks = [timer, HostMemory()] + ([ProfileLastStep(steps - 1, args.profile)] if args.profile else [])
-    trainer = pl.Trainer(
-        accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_steps=2 * steps, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-        precision="bf16-mixed" if args.precision == "bf16" else "32-true", callbacks=callbacks, num_sanity_val_steps=0,
-        **REQUIRED_TRAINER_SETTINGS,
+    trainer = hrgan_trainer(
+        **QUIET, accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1, max_steps=2 * steps,
+        limit_val_batches=0, precision="bf16-mixed" if args.precision == "bf16" else "32-true", callbacks=callbacks,
     )
     trainer.fit(module, torch.utils.data.DataLoader([batch] * (steps + 1), batch_size=None))
     timed = slice(args.warmup, args.warmup + args.repeats)

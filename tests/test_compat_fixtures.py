@@ -16,6 +16,7 @@ from PIL import Image
 
 from hrgan.artifacts import read_export
 from hrgan.commands import infer
+from hrgan.training.callbacks import Checkpoints
 from tests.fixtures.make_compat_fixtures import FEAT_NUM, infer_arguments
 from tests.training.helpers import LABEL_NC, tiny_data, tiny_trainer, two_stages
 
@@ -42,14 +43,19 @@ def test_an_old_checkpoint_resumes_with_its_weights(tiny_shards, tmp_path):
     module = Pix2PixHDModule(generator=generator, discriminator=discriminator, label_nc=LABEL_NC, feat_num=FEAT_NUM,
                              nef=4, classes="synthetic", schedule=two_stages(2, 2), use_vgg_loss=False, lambda_l1=10.0,
                              ema_decay=0.9, fused_adam=False)
-    loaded = {}
+    loaded, checkpoints = {}, Checkpoints(dirpath=str(tmp_path / "checkpoints"))
 
     class Probe(pl.Callback):
-        def on_train_start(self, trainer, pl_module):  # after the checkpoint's weights are in
-            loaded.update(pl_module.inference_export())
+        def on_train_start(self, trainer, pl_module):  # after the checkpoint's weights and callback states are in
+            loaded.update(pl_module.inference_export(), best=checkpoints.best_model_path)
 
     # the run was done (4 of 4 iterations): resuming restores it and ends at once
-    tiny_trainer(tmp_path, [Probe()]).fit(module, tiny_data(tiny_shards), ckpt_path=ROOT / "pix2pixhd" / "last.ckpt")
+    tiny_trainer(tmp_path, [Probe(), checkpoints], enable_checkpointing=True).fit(
+        module, tiny_data(tiny_shards), ckpt_path=ROOT / "pix2pixhd" / "last.ckpt")
+    saved = torch.load(ROOT / "pix2pixhd" / "last.ckpt", map_location="cpu", weights_only=True)["callbacks"]
+    # the Checkpoints state, kept under the key of the Lightning-counted saves, is read back (in another folder,
+    # Lightning restores best_model_path alone)
+    assert loaded["best"] == next(iter(saved.values()))["best_model_path"] != ""
     export = read_export(ROOT / "pix2pixhd" / "export.pt")
     assert module.iteration == 4
     for network in ("generator", "encoder"):

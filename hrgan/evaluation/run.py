@@ -21,6 +21,7 @@ from hrgan.data.shards import MANIFEST, read_manifest, write_split
 from hrgan.data.stream import ShardStream, expand_urls
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
 from hrgan.evaluation.options import EvaluateOptions
+from hrgan.evaluation.scoring import score
 from hrgan.inference.inputs import is_shard_input
 from hrgan.inference.scale import resize_ids, resize_photos, run_size, scale_warning
 from hrgan.inference.synthesizer import Synthesizer
@@ -134,7 +135,9 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
     except TypeError:
         total = None
     warned = set()
-    for batch in tqdm(loader, total=total, desc="evaluate", unit="batch", disable=fabric.global_rank != 0):
+
+    def generate(batch: dict) -> torch.Tensor:
+        """The model's photos of a batch, at the run size and back at the batch's own."""
         real = batch["image"].to(fabric.device)
         native = (real.shape[-1], real.shape[-2])
         if native not in warned and fabric.global_rank == 0 and on_warning is not None:
@@ -142,14 +145,15 @@ def evaluate(options: EvaluateOptions, fabric, on_warning: Callable[[str], None]
             if warning := scale_warning(native, synthesizer.resolution, options.scale):
                 on_warning(warning)
         size = run_size(native, synthesizer.resolution, options.scale)
-        condition = batch["label"] if synthesizer.label_nc else batch["input"]  # class ids, or an input image
+        condition = batch[synthesizer.conditioning.source]  # class ids, or an input image
         label = resize_ids(condition, size) if synthesizer.label_nc else resize_photos(condition.to(fabric.device), size)
         instance = batch.get("inst")
         instance = None if instance is None else resize_ids(instance, size)
         style = synthesizer.style(EVALUATION_STYLE, label, instance, list(batch["key"]), real)
-        fake = resize_photos(synthesizer(label, instance, style=style), native)
-        metrics.update(fake, real, condition, list(batch["key"]))
-    result = metrics.compute()
+        return resize_photos(synthesizer(label, instance, style=style), native)
+
+    batches = tqdm(loader, total=total, desc="evaluate", unit="batch", disable=fabric.global_rank != 0)
+    result = score(metrics, batches, generate)
     result["expected"] = sum(s.samples for s in stream.shards) if all(s.samples is not None for s in stream.shards) else None
     corrupt = int(fabric.all_reduce(torch.tensor(stream.counts.bad), reduce_op="sum"))  # every worker and rank
     missing = result["expected"] - result["num_samples"] if result["expected"] is not None else 0

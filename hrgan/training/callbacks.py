@@ -19,8 +19,9 @@ from hrgan.conditioning import instance_edges
 from hrgan.evaluation.metrics import EvaluationMetrics, load_segmenter
 from hrgan.evaluation.options import parse_metrics
 from hrgan.evaluation.report import summary_line
+from hrgan.evaluation.scoring import score
 from hrgan.io import remove_stale_temporaries
-from hrgan.training.schedule import GrowthState
+from hrgan.training.stage import StageDriver, training_data
 from hrgan.visualize import colorize_labels, image_to_uint8, save_png
 
 
@@ -55,32 +56,11 @@ def run_dir(trainer: pl.Trainer) -> Path:
 
 
 class ProgressiveGrowth(Callback):
-    """Drives the module's ``Progress`` through its ``ProgressiveSchedule``: stage, fade-in alpha,
-    learning rate, data size and the end of training.
-
-    At a stage transition the epoch ends, so the next one reloads the data at the
-    new resolution and batch size (``Progress.start`` checks that the Trainer does).
-    """
+    """Says where every rank is at the start, and logs the stage, fade-in alpha, learning rates, iteration and
+    speed after every iteration. The module's ``StageDriver`` moves the run through its stages."""
 
     def __init__(self) -> None:
         self._last_time: float | None = None
-
-    def _apply(self, trainer: pl.Trainer, pl_module, growth: GrowthState) -> None:
-        datamodule = trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "set_stage"):
-            datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
-        schedule = pl_module.schedule
-        w, h = growth.resolution
-        global_batch = growth.batch_size * trainer.world_size
-        scale = pl_module.optimization.batch_scale(global_batch)
-        iteration = pl_module.iteration
-        rank_zero_info(
-            f"stage {growth.stage + 1}/{len(schedule.stages)}: {w}x{h}, {growth.n_enhancers} local enhancer(s), "
-            f"{growth.num_D} discriminator scales, batch {growth.batch_size} per device x {trainer.world_size} = "
-            f"{global_batch} global" + (f" (learning rates x{scale:g}, linear rule)" if scale != 1 else "") + ", "
-            f"iterations {schedule.start(growth.stage)}-{schedule.start(growth.stage + 1) - 1} of {schedule.total_steps}"
-            + (f" (resuming at {iteration})" if iteration > schedule.start(growth.stage) else "")
-        )
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module) -> None:
         # Every rank says where it is: a wrong world size (no srun, --ntasks instead of
@@ -91,27 +71,9 @@ class ProgressiveGrowth(Callback):
             f"global batch = per-device batch x {trainer.world_size}",
             flush=True,
         )
-        self._apply(trainer, pl_module, pl_module.progress.start(trainer))
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module) -> None:
-        pl_module.progress.begin_epoch()
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module) -> None:
-        if trainer.state.fn != "fit":  # standalone validate: run at the checkpoint's stage
-            growth = pl_module.current_growth()
-            if trainer.datamodule is not None and hasattr(trainer.datamodule, "set_stage"):
-                trainer.datamodule.set_stage(resolution=growth.resolution, batch_size=growth.batch_size)
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module, batch, batch_idx: int) -> None:
-        progress = pl_module.progress
-        if progress.begin_iteration():
-            growth = progress.growth
-            pl_module.set_lr_factor(growth.lr_factor, global_batch=growth.batch_size * trainer.world_size)
-            self._last_time = time.perf_counter()
-        elif progress.done:
-            trainer.should_stop = True
-        else:  # a new stage: this batch has the old size; the next epoch loads the new one
-            self._apply(trainer, pl_module, progress.growth)
+        self._last_time = time.perf_counter()
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         growth = pl_module.current_growth()
@@ -119,7 +81,7 @@ class ProgressiveGrowth(Callback):
         metrics = {
             "growth/stage": float(growth.stage),
             "growth/alpha": growth.alpha,
-            **pl_module.learning_rates(),  # what the optimizers hold: schedule and linear batch scaling
+            **StageDriver.learning_rates(pl_module),  # what the optimizers hold: schedule and linear batch scaling
             "iteration": float(pl_module.iteration),
             "step": float(pl_module.iteration),  # Lightning logs at this step (else: batches, not counting stage ends)
         }
@@ -130,8 +92,6 @@ class ProgressiveGrowth(Callback):
         else:
             metrics["perf/peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         pl_module.log_dict(metrics, batch_size=size)
-        if pl_module.progress.done:
-            trainer.should_stop = True
 
 
 class SampleGrids(Callback):
@@ -151,7 +111,7 @@ class SampleGrids(Callback):
     @torch.no_grad()
     def render(self, trainer: pl.Trainer, pl_module) -> np.ndarray | None:
         """The grid as uint8 [H, W, 3] (its column names in ``self.columns``), or None without samples."""
-        datamodule = trainer.datamodule
+        datamodule = training_data(trainer)
         if datamodule is None:
             return None
         split = "val" if datamodule.val_urls is not None else "train"
@@ -231,7 +191,7 @@ class FidelityReport(Callback):
     def compute(self, trainer: pl.Trainer, pl_module) -> dict[str, float] | None:
         from hrgan.evaluation.fidelity import class_mean_colours, fidelity_report
 
-        datamodule = trainer.datamodule
+        datamodule = training_data(trainer)
         if datamodule is None or datamodule.val_urls is None or pl_module.label_nc == 0:
             return None  # the class-mean baseline needs label maps
         growth = pl_module.current_growth()
@@ -343,7 +303,7 @@ class Evaluation(Callback):
     @torch.no_grad()
     def evaluate(self, trainer: pl.Trainer, pl_module) -> dict | None:
         """Score the subset on every rank, combine, log ``eval/*`` from rank zero; returns the results."""
-        datamodule = trainer.datamodule
+        datamodule = training_data(trainer)
         urls = self.urls or (datamodule.val_urls if datamodule is not None else None)
         if urls is None or self._networks is None:
             return None
@@ -351,13 +311,11 @@ class Evaluation(Callback):
         self._done_at = pl_module.iteration
         generator = pl_module.generator_ema or pl_module.generator
         growth = pl_module.current_growth()
-        metrics.reset()
-        for batch in datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
-                                              batch_size=self.batch_size, per_rank=True):
-            with evaluating(pl_module):
-                fake = pl_module.generate(generator, pl_module.condition(batch), batch, growth)
-            metrics.update(fake, batch["image"], batch.get("label", batch.get("input")), list(batch["key"]))
-        result = metrics.compute()
+        batches = datamodule.fixed_batches(self.num_samples, device=pl_module.device, urls=urls,
+                                           batch_size=self.batch_size, per_rank=True)
+        with evaluating(pl_module):
+            result = score(metrics, batches, lambda batch: pl_module.generate(generator, pl_module.condition(batch),
+                                                                              batch, growth))
         self.last = result
         logged = {f"eval/{k}": float(result[k]) for k in ("fid", "psnr", "ssim", "miou", "pixel_accuracy") if k in result}
         if "segmentation" in result:
@@ -400,8 +358,12 @@ class Checkpoints(ModelCheckpoint):
 
     @property
     def state_key(self) -> str:
-        # the key checkpoints stored this callback's state under when Lightning counted the saves (2 steps per
-        # iteration), so that runs saved then resume with it (last_model_path, the periodic files it knows)
+        return self._generate_state_key(every_n_iterations=self.every_n_iterations, every_n_epochs=self._every_n_epochs)
+
+    @property
+    def _legacy_state_key(self) -> str:
+        # where checkpoints kept this callback's state while Lightning counted the saves in optimizer steps (two per
+        # iteration then): runs saved so resume with it (last_model_path, the periodic files it knows)
         return self._generate_state_key(monitor=self.monitor, mode=self.mode,
                                         every_n_train_steps=2 * self.every_n_iterations if self.every_n_iterations else 0,
                                         every_n_epochs=self._every_n_epochs, train_time_interval=self._train_time_interval)

@@ -76,15 +76,14 @@ def combination_problems(generator: nn.Module, discriminator: nn.Module, conditi
     return found
 
 
-def data_problems(conditioning, schedule, trainer, objective) -> list[str]:
-    """What the run's data and Trainer say against the settings: label_nc and the ignore value against the
-    shards' manifests, sizes that batches cannot stack, WGAN-GP's penalty under fp16."""
-    datamodule = trainer.datamodule if trainer is not None else None
-    urls = [getattr(datamodule, "train_urls", None), getattr(datamodule, "val_urls", None)]
+def data_problems(conditioning, schedule, data, objective, precision: str | None) -> list[str]:
+    """What the run's data (a ``TrainingData`` or None) and precision say against the settings: label_nc and the
+    ignore value against the shards' manifests, sizes that batches cannot stack, WGAN-GP's penalty under fp16."""
+    urls = [data.train_urls, data.val_urls] if data is not None else []
     found = [line for u in urls for line in label_problems(conditioning.label_nc, conditioning.ignore_index, u)]
     for u in urls:
-        found += size_problems(u, getattr(datamodule, "load_size", None), [stage.batch_size for stage in schedule.stages])
-    if objective.wgan and trainer is not None and str(trainer.precision).startswith("16"):
+        found += size_problems(u, data.load_size, [stage.batch_size for stage in schedule.stages])
+    if objective.wgan and str(precision).startswith("16"):
         found.append("gan_mode wgan-gp with precision 16-mixed: the gradient penalty's inner gradient is not loss-scaled "
                      "and can underflow; use bf16-mixed or 32")
     return found

@@ -12,7 +12,6 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 from pytorch_lightning.callbacks.progress import ProgressBar
 from pytorch_lightning.cli import LightningCLI
 
@@ -23,7 +22,7 @@ from hrgan.io import OutputError, writable_folder
 from hrgan.training.callbacks import SampleGrids, run_dir
 from hrgan.training.host_memory import HostMemory
 from hrgan.training.pix2pixhd_module import Pix2PixHDModule
-from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
+from hrgan.training.recipe import trainer_settings, uses_gpus
 from hrgan.training.progress_bar import ScheduleProgressBar
 
 
@@ -90,13 +89,6 @@ class HrganCLI(LightningCLI):
         self._finish_loggers()
 
 
-def uses_gpus(accelerator) -> bool:
-    """Whether a Trainer's ``accelerator`` setting runs on CUDA GPUs."""
-    if not isinstance(accelerator, str):
-        return False
-    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-
-
 def run_summary(root: Path, trainer) -> str:
     """Where a finished run put its outputs."""
     lines = [f"run outputs in {root}/:"]
@@ -152,12 +144,7 @@ def run_cli(argv: list[str], *, description: str) -> None:
         Pix2PixHDModule,
         ShardDataModule,
         args=argv,
-        trainer_defaults={
-            **REQUIRED_TRAINER_SETTINGS,  # progressive stages change batch size and resolution
-            "max_epochs": -1,  # the schedule decides when training ends
-            "sync_batchnorm": True,  # batch statistics over every GPU of a DDP run (pix2pix's networks); off on CPUs
-            "plugins": [{"class_path": "hrgan.training.checkpoint_io.AtomicCheckpointIO"}],
-        },
+        trainer_defaults=trainer_settings(as_config=True),  # sync_batchnorm: off on CPUs (_instantiate_trainer)
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": description},
         auto_configure_optimizers=False,

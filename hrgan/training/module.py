@@ -1,7 +1,7 @@
 """The training module: the order of a conditional GAN's generator and discriminator steps, and nothing else.
 
 It trains a ``GeneratorFamily`` (``hrgan.models.family``) against a discriminator, minimising an ``Objective``
-(``hrgan.training.objective``); ``Progress`` (``hrgan.training.progress``) says where the run is."""
+(``hrgan.training.objective``); its ``StageDriver`` (``hrgan.training.stage``) moves it through the schedule."""
 
 from __future__ import annotations
 
@@ -24,28 +24,16 @@ from hrgan.models.family import Conditioning, ConditioningSettings, GeneratorFam
 from hrgan.training import rng_state
 from hrgan.training.checks import SettingsError, combination_problems, data_problems, network_problems
 from hrgan.training.ema import ema_decay_at, update_ema
+from hrgan.training.freezing import frozen
 from hrgan.training.objective import Objective, perceptual_network
 from hrgan.training.pretrain import load_matching_weights
 from hrgan.training.progress import Progress
 from hrgan.training.schedule import GrowthState, ProgressiveSchedule
 from hrgan.training.settings import EMASettings, ObjectiveSettings, OptimizerSettings, SpeedSettings
 from hrgan.training.speed import compile_networks, eager_mode
-
+from hrgan.training.stage import StageDriver, training_data
 
 ALIASES = {"Pix2PixHDModule": "hrgan.training.pix2pixhd_module"}
-
-
-@contextlib.contextmanager
-def frozen(*modules: nn.Module):
-    """Turn gradients off for every parameter of ``modules`` and restore the previous flags afterwards."""
-    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
-    for p, _ in saved:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in saved:
-            p.requires_grad_(flag)
 
 
 class ConditionalGANModule(ConditioningSettings, pl.LightningModule):
@@ -123,10 +111,14 @@ class ConditionalGANModule(ConditioningSettings, pl.LightningModule):
         self.objective = Objective(objective, None)
         self.objective.warn_about(discriminator)
         self.vgg = self.objective.vgg = perceptual_network(objective)  # registered: checkpoints keep it as vgg.
-        self.progress = Progress(self.schedule)  # driven by the ProgressiveGrowth callback
+        self.stage = StageDriver(self.schedule)  # where the run is; the hooks below drive it
         self.automatic_optimization = False
 
     # ----------------------------------------------------------------- helpers
+    @property
+    def progress(self) -> Progress:
+        return self.stage.progress
+
     @property
     def iteration(self) -> int:
         """Iterations done in this run (``progress`` keeps the count)."""
@@ -163,20 +155,24 @@ class ConditionalGANModule(ConditioningSettings, pl.LightningModule):
             return self.family.generate(cond, style, n_active_enhancers=growth.n_enhancers, fade_alpha=growth.alpha,
                                         generator=generator)
 
-    def _check_finite(self, losses: dict[str, torch.Tensor], where: str) -> None:
-        bad = {k: float(v) for k, v in losses.items() if not torch.isfinite(v)}
-        if bad:
-            raise FloatingPointError(
-                f"non-finite {where} loss at iteration {self.iteration}: {bad}; training stopped before the "
-                "optimizer step, so the weights and the last checkpoint are intact. Lower the learning rate or "
-                "try precision 32 to find the cause."
-            )
+    # ----------------------------------------------------------------- the stage, after every callback's hook
+    def on_fit_start(self) -> None:
+        self.stage.start(self.trainer, self)
+
+    def on_train_epoch_start(self) -> None:
+        self.stage.begin_epoch()
+
+    def on_train_batch_start(self, batch, batch_idx):
+        return None if self.stage.begin_batch(self.trainer, self) else -1  # -1: the epoch ends (a stage's data reloads)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        self.stage.end_batch(self.trainer)
+
+    def on_validation_start(self) -> None:
+        if self.trainer.state.fn != "fit":  # a checkpoint's validation: at its stage
+            self.stage.evaluate_at_stage(self.trainer)
 
     # ----------------------------------------------------------------- steps
-    def on_train_batch_start(self, batch, batch_idx):
-        if self.progress.end_epoch:
-            return -1  # ends the epoch: a stage transition reloads the data at the new size
-        return None
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
@@ -193,7 +189,7 @@ class ConditionalGANModule(ConditioningSettings, pl.LightningModule):
         d_fake = self.discriminator(torch.cat([cond, fake.detach()], 1), num_scales=growth.num_D)
         critic = functools.partial(self.discriminator, num_scales=growth.num_D)  # D of its input: the penalty's
         losses_d = self.objective.discriminator_losses(d_real, d_fake, critic=critic, cond=cond, real=real, fake=fake)
-        self._check_finite(losses_d, "discriminator")
+        self.objective.check_finite(losses_d, "discriminator", self.iteration)
         with frozen(self.family):
             self.manual_backward(self.objective.discriminator_total(losses_d))
             opt_d.step()
@@ -218,7 +214,7 @@ class ConditionalGANModule(ConditioningSettings, pl.LightningModule):
         with frozen(self.discriminator, *frozen_parts):
             d_fake = self.discriminator(torch.cat([cond, fake], 1), num_scales=growth.num_D)
             losses_g = self.objective.generator_losses(fake, real, d_fake, d_real, style)
-            self._check_finite(losses_g, "generator")
+            self.objective.check_finite(losses_g, "generator", self.iteration)
             self.manual_backward(sum(losses_g.values()))
             opt_g.step()
             opt_g.zero_grad(set_to_none=True)  # free G's gradients before the D pass
@@ -241,24 +237,11 @@ class ConditionalGANModule(ConditioningSettings, pl.LightningModule):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=settings.lr_D, betas=betas, **kernels)
         return [opt_g, opt_d]
 
-    def set_lr_factor(self, factor: float, global_batch: int | None = None) -> None:
-        """Scale both learning rates (called every step by the schedule), with the linear rule when set."""
-        if global_batch is not None:
-            factor *= self.optimization.batch_scale(global_batch)
-        bases = (self.optimization.lr_G, self.optimization.lr_D)
-        for optimizer, base in zip(self.optimizers(use_pl_optimizer=False), bases, strict=True):
-            for group in optimizer.param_groups:
-                group["lr"] = base * factor
-
-    def learning_rates(self) -> dict[str, float]:
-        """``lr/G`` and ``lr/D`` as the optimizers hold them now (schedule and linear scaling included)."""
-        opt_g, opt_d = self.optimizers(use_pl_optimizer=False)
-        return {"lr/G": opt_g.param_groups[0]["lr"], "lr/D": opt_d.param_groups[0]["lr"]}
-
     # ----------------------------------------------------------------- state
     def setup(self, stage: str) -> None:
         trainer = self.trainer if self._trainer is not None else None
-        problems = data_problems(self.conditioning, self.progress.schedule, trainer, self.objective.settings)
+        problems = data_problems(self.conditioning, self.progress.schedule, training_data(trainer), self.objective.settings,
+                                 None if trainer is None else trainer.precision)
         if problems:
             raise SettingsError(problems)
         if self.speed.channels_last:

@@ -15,9 +15,9 @@ class Progress:
     """Iterations done, what is active (a ``GrowthState``) and whether the epoch must end, for one run.
 
     The module holds it and saves it in checkpoints (``checkpoint["progress"]``), so a resumed
-    run continues at the same stage, learning rate and alpha; the ``ProgressiveGrowth``
-    callback drives it (``start`` at the beginning of fit, ``begin_epoch``, ``begin_iteration``
-    before each batch) and the module's training step calls ``finish_iteration``.
+    run continues at the same stage, learning rate and alpha; the module's ``StageDriver``
+    (``hrgan.training.stage``) drives it (``start`` at the beginning of fit, ``begin_epoch``,
+    ``begin_iteration`` before each batch) and the module's training step calls ``finish_iteration``.
     """
 
     def __init__(self, schedule: ProgressiveSchedule) -> None:
@@ -36,9 +36,9 @@ class Progress:
     def done(self) -> bool:
         return self.iteration >= self.schedule.total_steps
 
-    def start(self, trainer: pl.Trainer) -> GrowthState:
-        """Check the Trainer, give stages set in epochs their length (once; a resumed run keeps the saved
-        one) and take the state to start (or resume) at."""
+    def start(self, trainer: pl.Trainer, data=None) -> GrowthState:
+        """Check the Trainer, give stages set in epochs their length from ``data`` (a ``TrainingData``; once: a
+        resumed run keeps the saved one) and take the state to start (or resume) at."""
         wrong = {name: getattr(trainer, name) for name, value in REQUIRED_TRAINER_SETTINGS.items()
                  if getattr(trainer, name) != value}
         if wrong:
@@ -48,10 +48,9 @@ class Progress:
             self.epoch_batches = {}
             for i, stage in enumerate(self.schedule.stages):
                 if stage.steps is None:
-                    datamodule = trainer.datamodule
-                    if datamodule is None or not hasattr(datamodule, "train_batches_per_epoch"):
+                    if data is None:
                         raise ValueError(f"stage {i} is given in epochs, which needs a ShardDataModule with known shard sizes")
-                    self.epoch_batches[i] = datamodule.train_batches_per_epoch(stage.batch_size)
+                    self.epoch_batches[i] = data.train_batches_per_epoch(stage.batch_size)
         growth = self._take_position()
         problems = self.schedule.length_problems()
         if problems:

@@ -26,9 +26,8 @@ from hrgan.io import write_bytes_atomic
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
 from hrgan.pretrained import find_cached_vgg19
 from hrgan.training.callbacks import SampleGrids
-from hrgan.training.checkpoint_io import AtomicCheckpointIO
 from hrgan.training.pix2pixhd_module import Pix2PixHDModule
-from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
+from hrgan.training.recipe import QUIET, hrgan_trainer
 from hrgan.training.schedule import ProgressiveSchedule, Stage
 
 
@@ -61,11 +60,8 @@ def run(*, out: Path, width: int, height: int, steps: int, accelerator: str, dev
                              schedule=schedule, use_vgg_loss=use_vgg, lambda_l1=10.0, lr_G=5e-4)
     data = ShardDataModule(train_urls=str(out / "data" / "shards" / "train-*.tar"), num_workers=0)
     losses = _LossLog()
-    trainer = pl.Trainer(
-        accelerator=accelerator, devices=devices, precision=precision, max_epochs=-1, **REQUIRED_TRAINER_SETTINGS,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        default_root_dir=out, plugins=[AtomicCheckpointIO()], callbacks=[losses, SampleGrids(every_n_iterations=steps, num_samples=2)],
-    )
+    trainer = hrgan_trainer(**QUIET, accelerator=accelerator, devices=devices, precision=precision, default_root_dir=out,
+                            callbacks=[losses, SampleGrids(every_n_iterations=steps, num_samples=2)])
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

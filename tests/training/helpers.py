@@ -6,9 +6,8 @@ import pytorch_lightning as pl
 
 from hrgan.data.datamodule import ShardDataModule
 from hrgan.models import MultiscaleDiscriminator, Pix2PixHDGenerator
-from hrgan.training.checkpoint_io import AtomicCheckpointIO
-from hrgan.training.module import Pix2PixHDModule
-from hrgan.training.progress import REQUIRED_TRAINER_SETTINGS
+from hrgan.training.pix2pixhd_module import Pix2PixHDModule
+from hrgan.training.recipe import QUIET, hrgan_trainer
 from hrgan.training.schedule import ProgressiveSchedule, Stage
 
 LABEL_NC = 8  # the synthetic scenes
@@ -44,9 +43,5 @@ def tiny_data(shards, **kwargs) -> ShardDataModule:
 
 
 def tiny_trainer(tmp_path, callbacks=(), **kwargs) -> pl.Trainer:
-    options = dict(
-        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, max_epochs=-1, num_sanity_val_steps=0,
-        default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()], limit_val_batches=0, **REQUIRED_TRAINER_SETTINGS,
-    )
-    return pl.Trainer(callbacks=list(callbacks), **(options | kwargs))
+    options = QUIET | dict(accelerator="cpu", devices=1, default_root_dir=tmp_path, limit_val_batches=0)
+    return hrgan_trainer(callbacks=list(callbacks), **(options | kwargs))

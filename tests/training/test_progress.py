@@ -36,14 +36,14 @@ def test_epochs_are_converted_once_and_the_conversion_is_saved():
     asked = []
     data = SimpleNamespace(train_batches_per_epoch=lambda batch_size: asked.append(batch_size) or 4)
     progress = Progress(schedule())
-    progress.start(trainer(data))
+    progress.start(trainer(), data)
     assert asked == [1] and progress.schedule.total_steps == 2 + 6 and progress.schedule.stages[1].niter_decay == 4
     progress.iteration = 5
     resumed = Progress(schedule())
     resumed.load_state_dict(progress.state_dict())  # no data module needed: the saved conversion is used
     # the state of the last iteration done (index 4), as in the run that saved it
     assert resumed.schedule.total_steps == 8 and resumed.growth.stage == 1 and resumed.growth.step_in_stage == 2
-    resumed.start(trainer(data))
+    resumed.start(trainer(), data)
     assert asked == [1]
     with pytest.raises(ValueError, match="stage 1 is given in epochs, which needs a ShardDataModule"):
         Progress(schedule()).start(trainer())
