@@ -17,6 +17,8 @@ examples:
 
 from __future__ import annotations
 
+import argparse
+
 import sys
 from pathlib import Path
 
@@ -26,13 +28,24 @@ PROG = "hrgan init-config"
 VAL_SPLITS = ("val", "test", "validation")
 
 
+def target_device(text: str) -> str:
+    """``--device`` as a sizing target: ``auto``, ``cpu`` or ``gpu`` (from cuda, cuda:N or gpu)."""
+    if text in ("auto", "cpu"):
+        return text
+    if text == "gpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return "gpu"
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+
+
 def build_parser():
     parser = command_parser(PROG, __doc__)
     parser.add_argument("--data", type=Path, required=True, help="a shard folder with manifest.json (from 'hrgan shards')")
     parser.add_argument("--split", default="train", help="the training split (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="the config file to write")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="size the network and schedule for it (default: auto, gpu when CUDA is available)")
+    parser.add_argument("--device", type=target_device, default="auto", metavar="auto|cpu|cuda",
+                        help="the machine to size the network and schedule for, with the device names of every "
+                             "command (cuda, cuda:N or gpu: a GPU, which need not be this machine's; default: auto, "
+                             "a GPU when CUDA is available here)")
     parser.add_argument("--run-dir", help="trainer.default_root_dir (default: runs/<the config's name>)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing config")
     return parser

@@ -76,7 +76,7 @@ class Synthesizer(ConditioningSettings):
     z_dim = property(lambda self: self.family.z_dim)
     encoder = property(lambda self: self.family.networks()["encoder"])
     style_encoder = property(lambda self: self.family.networks()["style_encoder"])
-    styles = property(lambda self: getattr(self.family.style, "bank", None))
+    styles = property(lambda self: self.family.style.bank)
 
     @property
     def size_multiple(self) -> int:

@@ -144,6 +144,7 @@ class StyleSource(nn.Module):
     """A generator without a style input; the base of the sources that give one."""
 
     export_key: str | None = None  # the export's key of its network
+    bank: StyleBank | None = None  # clustered styles (instance features only)
     clusters = False  # whether ``hrgan encode-features`` can cluster its styles
     no_clusters = ("the model has no instance-feature encoder (trained with feat_num 0): its photos come from the map "
                    "alone")

@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pytest
 import yaml
 from PIL import Image
 
@@ -62,3 +63,12 @@ def test_starter_config_reads_back_whatever_the_paths_hold():
     first, second = settings["model"]["schedule"]["stages"]
     assert first["resolution"] == [512, 256] and second["resolution"] == [1024, 512]
     assert second["fix_global_steps"] + second["fade_in_steps"] <= 200 * 30  # fits inside the stage
+
+
+def test_init_config_takes_the_device_names_of_every_command(capsys):
+    from hrgan.commands.init_config import target_device
+
+    assert [target_device(name) for name in ("auto", "cpu", "cuda", "cuda:1", "gpu")] == ["auto", "cpu", "gpu", "gpu", "gpu"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["init-config", "--data", "x", "--out", "y.yaml", "--device", "tpu"])
+    assert exit_info.value.code == 2 and "expected auto, cpu, cuda or cuda:N, got 'tpu'" in capsys.readouterr().err
