@@ -196,9 +196,7 @@ class InstanceStyle(StyleSource):
 
     def choice_problems(self, choice: StyleChoice) -> list[tuple[bool, str]]:
         if choice.mode in ("random", "cluster") and self.bank is None:
-            return [(False, f"this model takes instance features ({self.encoder.feat_num} channels) but its export has "
-                            "no styles: run 'hrgan encode-features --checkpoint MODEL --data TRAIN_SHARDS --out EXPORT' "
-                            "first, or pass --style from-image:PHOTO")]
+            return [(False, self._no_bank())]
         most = int(self.bank.counts.max()) if self.bank is not None else 0
         if choice.mode == "cluster" and choice.cluster >= most:
             choices = f"cluster:0 to cluster:{most - 1}" if most else "the styles have none"
@@ -207,6 +205,11 @@ class InstanceStyle(StyleSource):
 
     def train_style(self, photo: torch.Tensor, instance: torch.Tensor | None, *, sample: bool) -> Style:
         return Style(features=self.encoder(photo, instance.long()))
+
+    def _no_bank(self) -> str:
+        return (f"this model takes instance features ({self.encoder.feat_num} channels) but its export has no styles: "
+                "run 'hrgan encode-features --checkpoint MODEL --data TRAIN_SHARDS --out EXPORT' first, or pass "
+                "--style from-image:PHOTO")
 
     def encoder_features(self, photo: torch.Tensor) -> torch.Tensor:
         """Per-pixel features [B, F, H, W] of photos [B, 3, H, W] in [-1, 1] of any size, before pooling."""
@@ -224,6 +227,8 @@ class InstanceStyle(StyleSource):
         if choice.mode == "reference":  # encoded once, for every map of the batch
             raw = self.encoder_features(choice.reference(height, width).to(device)).expand(batch, -1, -1, -1)
             return Style(features=instance_average_pool(raw, regions.to(device).long()))
+        if self.bank is None:
+            raise ValueError(self._no_bank())
         maps = []
         for key, lab, reg in zip(request.keys, label, regions, strict=True):
             if choice.objects is not None:

@@ -86,9 +86,12 @@ def test_instance_styles_use_the_bank_per_map_and_per_object():
     generator = UNetGenerator(in_channels=7, ngf=2, num_downs=5)
     family = GeneratorFamily.for_training(generator, Conditioning(label_nc=4, feat_num=2), nef=2)
     family.style.encoder = encoder
+    label = torch.zeros(1, 8, 8, dtype=torch.long)
+    with pytest.raises(ValueError, match="has no styles: run 'hrgan encode-features"):  # before encode-features
+        family.style.choose(StyleChoice("random"), StyleRequest(label, label, ["m"]))
+    assert family.style.choices == ("photo", "reference") and family.style.choice_problems(StyleChoice("random"))
     centres = torch.arange(4 * 3 * 2, dtype=torch.float32).view(4, 3, 2)
     family.style.bank = StyleBank(centres, torch.tensor([3, 3, 3, 3]), torch.tensor([9, 9, 9, 9]))
-    label = torch.zeros(1, 8, 8, dtype=torch.long)
     label[:, :, 4:] = 2
     instance = label.clone()
     request = StyleRequest(label, instance, ["m"])
