@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from hrgan.losses import GAN_MODES, LOSS_TERMS, check_gan_options
 
 
+# the loss terms' weights under the flat keywords of configs (``Pix2PixHDModule``)
+WEIGHT_KEYWORDS = {"feat": "lambda_feat", "vgg": "lambda_vgg", "l1": "lambda_l1", "kld": "lambda_kld"}
+
+
 @dataclass(frozen=True)
 class ObjectiveSettings:
     """What the networks are trained to minimise.
@@ -52,6 +56,10 @@ class ObjectiveSettings:
                 found.append(str(error))
         if self.critic_steps < 1:
             found.append(f"critic_steps must be >= 1, got {self.critic_steps}")
+        if self.lambda_gp < 0:
+            found.append(f"lambda_gp must be >= 0, got {self.lambda_gp}")
+        found += [f"the {name} loss's weight (model.{WEIGHT_KEYWORDS.get(name, name)}) must be >= 0 (0: off), got {weight}"
+                  for name, weight in self.weights.items() if weight < 0]
         found += [f"unknown loss term {name!r}; the terms are {', '.join(LOSS_TERMS)}" for name in self.weights
                   if name not in LOSS_TERMS]
         return found

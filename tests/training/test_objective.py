@@ -37,6 +37,8 @@ def test_settings_name_unknown_terms_and_bad_modes():
     assert any("unknown loss term 'perceptual'" in p and ", ".join(LOSS_TERMS) in p for p in problems)
     assert any("critic_steps must be >= 1" in p for p in problems)
     assert any("label smoothing" in p for p in ObjectiveSettings(gan_mode="hinge", real_label=0.9).problems())
+    negative = ObjectiveSettings(gan_mode="wgan-gp", lambda_gp=-10.0, weights={"l1": -1.0}).problems()
+    assert negative == ["lambda_gp must be >= 0, got -10.0", "the l1 loss's weight (model.lambda_l1) must be >= 0 (0: off), got -1.0"]
 
 
 @pytest.mark.parametrize("mode,reduction,factor", [("lsgan", "sum", 0.5), ("hinge", "mean", 1.0)])
